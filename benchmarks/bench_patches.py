@@ -1,0 +1,83 @@
+"""Patch extraction time vs (a) just loading the preprocessed NIfTI and (b) TorchIO's GridSampler.
+
+    .venv/bin/python benchmarks/bench_patches.py [--repeats 15] [--resolution 2]
+
+Goals (issue 3): our extraction (load + cut + write .npy) <= 1.2x the plain load, and >= 5x
+faster than iterating a TorchIO GridSampler over the same volume. All measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from neurofusion.imaging.grid import build_grid, write_grid
+from neurofusion.imaging.patches import write_patches
+from neurofusion.imaging.template import load_template
+
+
+def median_seconds(fns, repeats: int) -> list[float]:
+    """Median seconds of each function, calls interleaved so a busy machine slows all alike."""
+    for fn in fns:
+        fn()  # warm caches and imports
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, bucket in zip(fns, times):
+            start = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--resolution", type=float, default=2.0)
+    args = parser.parse_args()
+
+    tpl = load_template(args.resolution)
+    rng = np.random.default_rng(0)
+    image = np.where(tpl.mask, tpl.brain * 4 - 2 + rng.normal(0, 0.1, tpl.shape), 0).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        image_path, grid_path, out_path = tmp / "preproc.nii.gz", tmp / "grid.parquet", tmp / "patches.npy"
+        nib.save(nib.Nifti1Image(image, tpl.affine), str(image_path))
+        table, meta = build_grid(args.resolution)
+        write_grid(grid_path, table, meta)
+        size = meta["patch_size_voxels"]
+
+        def load_only():
+            return np.asarray(nib.load(str(image_path)).dataobj, dtype=np.float32)
+
+        def ours():
+            return write_patches(image_path, grid_path, out_path)
+
+        def torchio_grid():
+            import torchio as tio
+
+            subject = tio.Subject(image=tio.ScalarImage(image_path))
+            sampler = tio.data.GridSampler(subject, patch_size=size, patch_overlap=0)
+            return sum(1 for _ in sampler)
+
+        n_tio = torchio_grid()
+        t_load, t_ours, t_tio = median_seconds([load_only, ours, torchio_grid], args.repeats)
+
+    n = len(table)
+    print(f"volume {tpl.shape} at {args.resolution:g} mm, {n} patches of {size}^3 (float16 .npy); "
+          f"median of {args.repeats} runs")
+    print(f"  load NIfTI only (baseline a)      {t_load * 1e3:8.1f} ms")
+    print(f"  neurofusion patches (load+cut+save) {t_ours * 1e3:6.1f} ms   = {t_ours / t_load:.2f}x load (goal <= 1.2x)")
+    print(f"  TorchIO GridSampler (baseline b)  {t_tio * 1e3:8.1f} ms for {n_tio} patches "
+          f"({t_tio / n_tio * 1e3:.2f} ms/patch)")
+    print(f"  speed-up vs TorchIO: {t_tio / t_ours:.1f}x per volume, "
+          f"{(t_tio / n_tio) / (t_ours / n):.1f}x per patch (goal >= 5x)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Cross-attention export: long tables, protein/patch importance, NIfTI maps, planted check."""

@@ -1,0 +1,76 @@
+"""Command-line entry point: ``neurofusion <step> ...``.
+
+Each step lives in its own module under ``neurofusion.cli`` and provides ``HELP``
+(one line), ``add_arguments(parser)`` and ``run(args) -> int``. Modules import the
+heavy library code (torch, ANTs) inside ``run`` so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Idle OpenMP threads spin by default; on a shared 2-core machine that slowed torch
+# inference ~20x in our measurements. Set before any step imports torch.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from .. import __version__
+from ..errors import NeurofusionError
+
+# step name -> module; the order is the pipeline's order, as --help shows it.
+COMMANDS: dict[str, str] = {
+    "demo-cohort": "demo",
+    "cohort": "cohort",
+    "preprocess": "preprocess",
+    "patch-grid": "patch_grid",
+    "patches": "patches",
+    "pretrain-encoder": "pretrain_encoder",
+    "embed": "embed",
+    "proteins": "proteins",
+    "train": "train",
+    "evaluate": "evaluate",
+    "export-attention": "export_attention",
+    "summary": "summary",
+}
+
+
+def _available() -> dict[str, object]:
+    found = {}
+    for name, module in COMMANDS.items():
+        try:
+            found[name] = importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:  # a step whose module is not part of this build
+            if exc.name != f"{__name__}.{module}":
+                raise
+    return found
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="neurofusion",
+        description="Fuse brain MRI and protein assays to classify Alzheimer's disease. "
+        "Each subcommand is one pipeline step; the Snakemake workflow calls them.",
+    )
+    parser.add_argument("--version", action="version", version=f"neurofusion {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<step>", required=True)
+    for name, module in _available().items():
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except NeurofusionError as exc:
+        print(f"neurofusion {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

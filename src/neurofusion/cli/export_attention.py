@@ -1,0 +1,43 @@
+"""``neurofusion export-attention``: cross-attention of each fold's test subjects -> tables and NIfTI maps."""
+
+from __future__ import annotations
+
+HELP = "Replay test subjects through each fold's model and export cross-attention (Parquet, TSV, NIfTI maps)."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--checkpoints", nargs="+", required=True, metavar="MODEL_PT",
+                        help="one model.pt per fold (results/train/<variant>/fold-<k>/model.pt)")
+    parser.add_argument("--cohort", required=True, help="results/cohort/participants.parquet")
+    parser.add_argument("--embeddings", nargs="+", required=True, help="embedding shards")
+    parser.add_argument("--grid", required=True, help="results/patches/grid.parquet")
+    parser.add_argument("--proteins", required=True, help="results/proteins/matrix.parquet")
+    parser.add_argument("--catalog", required=True, help="results/proteins/catalog.parquet")
+    parser.add_argument("--truth", default=None, help="truth.json of a planted signal (demo): adds the planted check")
+    parser.add_argument("--per-head", action="store_true", help="keep one weight per attention head (head column)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    parser.add_argument("--out-dir", required=True, help="results/attention/<variant>")
+
+
+def run(args) -> int:
+    from ..attention.export import export_attention
+    from ..runtime import pick_device, set_threads
+
+    set_threads(args.threads)
+    device = str(pick_device(args.device))
+    summary = export_attention(args.checkpoints, args.cohort, args.embeddings, args.grid, args.proteins,
+                               args.catalog, args.out_dir, truth_path=args.truth, per_head=args.per_head,
+                               device=device, batch_size=args.batch_size)
+    print(f"export-attention: {summary['n_subjects']} test subjects -> {args.out_dir}")
+    for row in summary["skipped"]:
+        print(f"  skipped {row['participant_id']}: {row['reason']}")
+    print(f"  most attended proteins: {', '.join(summary['top_proteins'])}")
+    planted = summary["planted"]
+    if planted.get("available"):
+        if "region" in planted:
+            print(f"  planted region enrichment: {planted['region']['enrichment']}")
+        for p in planted.get("proteins", []):
+            print(f"  planted protein {p['name']}: rank {p.get('rank', 'not found')}")
+    return 0

@@ -1,0 +1,43 @@
+"""``neurofusion preprocess``: one whole-head T1w scan -> template-space brain, mask, transform, QC."""
+
+from __future__ import annotations
+
+HELP = "Skull-strip, bias-correct and affinely register one T1w scan to the MNI152 2009a brain template."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--t1w", required=True, help="whole-head T1w scan (.nii or .nii.gz, any orientation)")
+    parser.add_argument("--out", required=True, help="template-space brain (.nii.gz), robust z-score, 0 outside")
+    parser.add_argument("--mask", required=True, help="template-space brain mask (.nii.gz, uint8)")
+    parser.add_argument("--xfm", required=True, help="forward affine transform, ANTs .mat (template -> subject points)")
+    parser.add_argument("--qc", default=None, help="QC picture (.png): three planes with the template outline")
+    parser.add_argument("--metrics", default=None, help="metrics (.json): Dice, similarity, volume, time per step, qc_pass")
+    parser.add_argument("--resolution", type=float, default=2.0, help="template grid spacing in mm (default 2; 1 works)")
+    parser.add_argument("--min-dice", type=float, default=0.85,
+                        help="Dice with the template brain mask below which qc_pass is false (default 0.85)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for ANTs and torch (default 1)")
+    parser.add_argument("--seed", type=int, default=None, help="registration seed (default: fixed)")
+
+
+def run(args) -> int:
+    from ..runtime import set_threads
+
+    import os
+
+    threads = set_threads(args.threads)  # torch (deepbet) and BLAS use --threads
+    from ..imaging.registration import ITK_THREADS_VAR, SEED
+
+    # ANTs/ITK on one thread: its multi-threaded metric is not reproducible run to run, and the
+    # ITK steps (N4 on a 4 mm grid, a 2-level affine) are small. Must be set before ANTs starts.
+    os.environ[ITK_THREADS_VAR] = "1"
+    from ..imaging.preprocess import PreprocessOutputs, preprocess_t1w
+
+    outputs = PreprocessOutputs(image=args.out, mask=args.mask, transform=args.xfm, qc_png=args.qc,
+                                metrics=args.metrics)
+    metrics = preprocess_t1w(args.t1w, outputs, resolution=args.resolution, min_dice=args.min_dice,
+                             seed=SEED if args.seed is None else args.seed, threads=threads)
+    status = "pass" if metrics["qc_pass"] else f"FAIL ({metrics['qc_reason']})"
+    steps = " ".join(f"{k} {v:.1f}s" for k, v in metrics["seconds"].items())
+    print(f"{args.t1w}: Dice {metrics['dice']:.3f}, r {metrics['correlation']:.3f}, "
+          f"brain {metrics['brain_volume_ml']:.0f} mL, QC {status}; {steps}")
+    return 0

@@ -1,0 +1,70 @@
+"""neurofusion pretrain-encoder: self-supervised pretraining of the built-in patch encoder."""
+
+from __future__ import annotations
+
+HELP = "Pretrain the built-in 3D patch encoder on the cohort's patches, without labels (contrastive)."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--patches-dir", required=True, help="folder holding sub-*/*_desc-patches.npy")
+    parser.add_argument("--grid", required=True, help="results/patches/grid.parquet")
+    parser.add_argument("--out", required=True, help="encoder checkpoint to write (encoder.pt)")
+    parser.add_argument("--history", required=True, help="per-epoch loss table to write (TSV)")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--width", type=int, default=64, help="embedding size E")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-seconds", type=float, default=60.0, help="stop training after this long")
+    parser.add_argument("--patches-per-epoch", type=int, default=2048,
+                        help="random patches drawn per epoch (all when fewer)")
+    parser.add_argument("--max-patches", type=int, default=200_000,
+                        help="at most this many patches are read into memory (evenly across subjects)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+
+
+def run(args) -> int:
+    import os
+
+    # Idle OpenMP threads sleep instead of spinning: on a shared or busy machine spinning
+    # threads slowed CPU inference ~20x here. Effective only before torch is first imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import pandas as pd
+
+    from ..embeddings.builtin import save_builtin
+    from ..embeddings.patchfiles import (check_unique_participants, find_patch_files, open_patch_array,
+                                         read_grid_patch_ids)
+    from ..embeddings.pretrain import PretrainConfig, pretrain_builtin, sample_patches
+    from ..errors import NeurofusionError
+    from ..io import all_or_nothing
+    from ..runtime import pick_device, seed_everything, set_threads
+
+    set_threads(args.threads)
+    seed_everything(args.seed)
+    for flag in ("epochs", "batch_size", "width", "patches_per_epoch", "max_patches"):
+        if getattr(args, flag) < 1:
+            raise NeurofusionError(f"--{flag.replace('_', '-')} must be at least 1")
+    patch_ids, _ = read_grid_patch_ids(args.grid)
+    files = find_patch_files(args.patches_dir)
+    check_unique_participants(files)
+    arrays = [open_patch_array(f, len(patch_ids)) for f in files]
+    sides = {a.shape[-1] for a in arrays}
+    if len(sides) > 1:
+        raise NeurofusionError(f"patch arrays have different sizes {sorted(sides)}", path=args.patches_dir,
+                               fix="rerun the patches step for every subject")
+    patches = sample_patches(arrays, args.max_patches, args.seed)  # [M, S, S, S]
+    print(f"pretraining on {len(patches)} patches of {patches.shape[-1]}^3 from {len(files)} subjects", flush=True)
+
+    cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width,
+                         seed=args.seed, max_seconds=args.max_seconds,
+                         patches_per_epoch=args.patches_per_epoch, max_patches=args.max_patches)
+    encoder, history, summary = pretrain_builtin(patches, cfg, pick_device(args.device),
+                                                 log=lambda line: print(line, flush=True))
+    summary["subjects"] = len(files)
+    with all_or_nothing(args.out, args.history) as (tmp_model, tmp_history):
+        save_builtin(tmp_model, encoder, summary)
+        pd.DataFrame(history).to_csv(tmp_history, sep="\t", index=False, float_format="%.6g")
+    print(f"loss {summary['first_loss']:.4f} -> {summary['final_loss']:.4f} in {summary['epochs_run']} epochs; "
+          f"wrote {args.out}", flush=True)
+    return 0

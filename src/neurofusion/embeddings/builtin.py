@@ -1,0 +1,109 @@
+"""The built-in encoder: a compact 3D CNN that `pretrain-encoder` trains without labels.
+
+    patch [N, 1, S, S, S]
+      -> stem   conv3 (c)           + GroupNorm + GELU          [N, c,  S,    S,    S   ]
+      -> down1  conv3 stride 2 (2c) + GN + GELU, conv3 (2c)     [N, 2c, S/2,  S/2,  S/2 ]
+      -> down2  conv3 stride 2 (E)  + GN + GELU, conv3 (E)      [N, E,  S/4,  S/4,  S/4 ]
+      -> mean and max pool over space, concatenated, linear     [N, E]
+
+GroupNorm (not BatchNorm) keeps one patch's embedding independent of what else is in its
+batch, so sharding and batch size never change the numbers beyond float rounding.
+The checkpoint is a plain dict (loadable with ``weights_only=True``) holding the config
+that builds the network, its weights and a summary of the pretraining run.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from ..errors import NeurofusionError
+
+CHECKPOINT_FORMAT = "neurofusion.builtin_encoder"
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class BuiltinConfig:
+    width: int = 64  # E, the embedding size
+    stem_channels: int = 8  # c
+    patch_size: int = 12  # S, voxels per side the encoder was pretrained on
+
+
+def _conv_block(c_in: int, c_out: int, stride: int = 1) -> nn.Sequential:
+    groups = 8 if c_out % 8 == 0 else 1
+    return nn.Sequential(
+        nn.Conv3d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=False),
+        nn.GroupNorm(groups, c_out),
+        nn.GELU(),
+    )
+
+
+class BuiltinEncoder(nn.Module):
+    """patches [N, 1, D, H, W] -> embeddings [N, width]."""
+
+    name = "builtin"
+
+    def __init__(self, cfg: BuiltinConfig):
+        super().__init__()
+        self.cfg = cfg
+        c, e = cfg.stem_channels, cfg.width
+        self.features = nn.Sequential(
+            _conv_block(1, c),
+            _conv_block(c, 2 * c, stride=2),
+            _conv_block(2 * c, 2 * c),
+            _conv_block(2 * c, e, stride=2),
+            _conv_block(e, e),
+        )
+        self.pool_proj = nn.Linear(2 * e, e)
+        self.width = e
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.features(x)  # [N, E, d, h, w]
+        pooled = torch.cat([f.mean(dim=(2, 3, 4)), f.amax(dim=(2, 3, 4))], dim=1)  # [N, 2E]
+        return self.pool_proj(pooled)  # [N, E]
+
+
+def save_builtin(path: str | os.PathLike, encoder: BuiltinEncoder, pretrain_summary: dict) -> None:
+    """Write the checkpoint dict to ``path`` (the caller makes it atomic).
+
+    Saved through a buffer: torch.save names the zip's root folder after the file, and the
+    atomic writer's temporary name is random, which would change the bytes (and the
+    checkpoint hash in every shard) on each run.
+    """
+    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
+    buffer = io.BytesIO()
+    torch.save({
+        "format": CHECKPOINT_FORMAT,
+        "version": CHECKPOINT_VERSION,
+        "config": asdict(encoder.cfg),
+        "state_dict": state,
+        "pretrain": pretrain_summary,
+    }, buffer)
+    with open(path, "wb") as f:
+        f.write(buffer.getvalue())
+
+
+def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
+    """Rebuild the encoder from its checkpoint; a missing or damaged file is a one-line error."""
+    fix = "rerun the pretrain_encoder step (delete the file first if it is damaged)"
+    if not os.path.isfile(path):
+        raise NeurofusionError("encoder checkpoint not found", path=path, fix=fix)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged zip/pickle
+        raise NeurofusionError(f"cannot read the encoder checkpoint ({type(exc).__name__})", path=path, fix=fix)
+    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise NeurofusionError("not a built-in encoder checkpoint", path=path,
+                               fix="use --encoder torchscript or monai for other weights, or rerun pretrain_encoder")
+    try:
+        encoder = BuiltinEncoder(BuiltinConfig(**ckpt["config"]))
+        encoder.load_state_dict(ckpt["state_dict"], strict=True)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NeurofusionError(f"checkpoint does not match the built-in encoder ({first})", path=path, fix=fix)
+    return encoder.eval()

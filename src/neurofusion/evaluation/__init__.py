@@ -1,0 +1,1 @@
+"""Evaluation of test-fold predictions: metrics, bootstrap CIs, paired comparisons, curves."""

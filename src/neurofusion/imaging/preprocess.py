@@ -1,0 +1,228 @@
+"""Whole-head T1w scan -> skull-stripped, bias-corrected, template-space brain (one subject).
+
+    read (nibabel, RAS) -> deepbet brain mask -> N4 inside the mask (fit on a ~8 mm grid)
+      -> affine to the 2 mm template brain (ANTs, centre-of-mass start, 2 levels)
+      -> resample onto the template grid at --resolution -> robust z-score in the brain
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import NeurofusionError
+from ..io import all_or_nothing, write_json
+from .nifti import Scan, load_scan, participant_id_from_path, save_nifti
+from .registration import SEED, AffineSettings, register_affine, resample_to_template, to_ants
+from .template import SPACE, check_resolution, load_template
+
+REGISTRATION_RESOLUTION = 2.0  # the template grid the affine is fitted on, whatever the output grid
+# N4 fits its bias field on block means of the brain at about this spacing, 4 fitting levels of
+# 25 iterations. N4 costs ~2 us per voxel per iteration; measured against a reference fit (3 mm,
+# 4x50): 8 mm/4x25 -> r 0.993-0.994 in ~1.1 s CPU; 4 mm/3x20 -> r 0.96 in 4.8-8.4 s; 5 levels overfit.
+N4_GRID_MM = 8.0
+N4_ITERATIONS = (25, 25, 25, 25)
+MIN_BRAIN_ML = 200.0  # less than this is no brain (wrong file, or extraction failed)
+
+
+@dataclass
+class PreprocessOutputs:
+    image: str
+    mask: str
+    transform: str
+    qc_png: str | None = None
+    metrics: str | None = None
+
+    def paths(self) -> list[str]:
+        return [p for p in (self.image, self.mask, self.transform, self.qc_png, self.metrics) if p]
+
+
+@dataclass
+class _Timer:
+    """Wall-clock and process CPU seconds per step (CPU time is robust to a busy machine)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    _wall: float = field(default_factory=time.perf_counter)
+    _cpu: float = field(default_factory=time.process_time)
+
+    def lap(self, name: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.seconds[name] = round(wall - self._wall, 3)
+        self.cpu_seconds[name] = round(cpu - self._cpu, 3)
+        self._wall, self._cpu = wall, cpu
+
+
+def _brain_mask(scan: Scan, resolution: float) -> np.ndarray:
+    from .brain_extraction import extract_brain
+
+    try:
+        mask = extract_brain(scan.data, resolution)
+    except (AssertionError, ValueError, RuntimeError):
+        mask = np.zeros(scan.data.shape, bool)
+    volume_ml = mask.sum() * float(np.prod(scan.voxel_size)) / 1000.0
+    if volume_ml < MIN_BRAIN_ML:
+        raise NeurofusionError(f"no brain found (brain extraction gave {volume_ml:.0f} mL)", path=scan.path,
+                               fix="check that the file is a T1-weighted head scan")
+    return mask
+
+
+def _brain_box(mask: np.ndarray, margin: int) -> tuple[slice, slice, slice]:
+    idx = np.argwhere(mask)
+    lo = np.maximum(idx.min(axis=0) - margin, 0)
+    hi = np.minimum(idx.max(axis=0) + 1 + margin, mask.shape)
+    return tuple(slice(int(a), int(b)) for a, b in zip(lo, hi))
+
+
+def _block_mean(a: np.ndarray, factors: np.ndarray) -> np.ndarray:
+    """[X, Y, Z] -> [ceil(X/fx), ceil(Y/fy), ceil(Z/fz)] means of blocks (zero-padded at the far end)."""
+    shape = tuple(int(np.ceil(n / f)) for n, f in zip(a.shape, factors))
+    padded = np.pad(a, [(0, s * f - n) for s, f, n in zip(shape, factors, a.shape)])
+    return padded.reshape(shape[0], factors[0], shape[1], factors[1], shape[2], factors[2]).mean(axis=(1, 3, 5))
+
+
+def _bias_corrected(scan: Scan, mask: np.ndarray) -> np.ndarray:
+    """float32 [X, Y, Z]: the scan divided by N4's bias field, fitted inside ``mask`` on a coarse grid.
+
+    N4's cost grows with voxels x iterations and the field is smooth, so it is fitted on block
+    means of the brain's bounding box (~8 mm voxels) and interpolated back to the native voxels.
+    """
+    import ants
+    from scipy import ndimage
+
+    data = np.clip(scan.data, 0.0, None)
+    box = _brain_box(mask, margin=2)
+    factors = np.maximum(1, np.round(N4_GRID_MM / scan.voxel_size)).astype(int)
+    weight = _block_mean(mask[box].astype(np.float32), factors)  # (x, y, z) on the coarse grid
+    coarse = _block_mean(np.where(mask[box], data[box], 0.0), factors) / np.maximum(weight, 1e-6)
+    coarse_mask = weight > 0.5
+    coarse = np.maximum(coarse, 1e-3 * float(np.percentile(coarse[coarse_mask], 99)))
+    affine = scan.affine.copy()
+    affine[:3, :3] = affine[:3, :3] * factors
+    field = ants.n4_bias_field_correction(
+        to_ants(coarse.astype(np.float32), affine), mask=to_ants(coarse_mask.astype(np.float32), affine),
+        shrink_factor=1, convergence={"iters": list(N4_ITERATIONS), "tol": 1e-4}, return_bias_field=True,
+    ).numpy()
+    # native voxel i of the box sits at coarse coordinate (i - (f - 1) / 2) / f
+    axes = [(np.arange(n) - (f - 1) / 2) / f for n, f in zip(data[box].shape, factors)]
+    full = ndimage.map_coordinates(field, np.meshgrid(*axes, indexing="ij"), order=1, mode="nearest")
+    corrected = data.copy()
+    corrected[box] = data[box] / np.maximum(full, 1e-3)
+    return corrected.astype(np.float32)
+
+
+def _box_affine(affine: np.ndarray, box: tuple[slice, slice, slice]) -> np.ndarray:
+    shifted = affine.copy()
+    shifted[:3, 3] = affine[:3, :3] @ np.array([b.start for b in box]) + affine[:3, 3]
+    return shifted
+
+
+def _smoothed_to(image, spacing_mm: float):
+    """ANTsImage smoothed so that sampling it at ``spacing_mm`` does not alias."""
+    import ants
+
+    finest = float(min(image.spacing))
+    if spacing_mm <= 1.25 * finest:
+        return image
+    sigma = 0.4 * np.sqrt(spacing_mm**2 - finest**2)  # mm; ~Gaussian of FWHM ≈ the missing resolution
+    return ants.smooth_image(image, sigma, sigma_in_physical_coordinates=True)
+
+
+def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """(x - median) / (1.4826 MAD) inside ``mask``, 0 outside; float32."""
+    values = image[mask]
+    median = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - median)))
+    scale = mad if mad > 0 else float(values.std()) or 1.0
+    return np.where(mask, (image - median) / scale, 0.0).astype(np.float32)
+
+
+def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
+                   seed: int = SEED, threads: int = 1) -> dict:
+    """Run the whole chain for one scan, write every output (all or nothing) and return the metrics."""
+    import ants
+
+    from .qc import correlation, dice, save_qc_png
+
+    resolution = check_resolution(resolution)
+    timer = _Timer()
+    scan = load_scan(t1w)
+    timer.lap("read")
+    native_mask = _brain_mask(scan, resolution)
+    timer.lap("brain_extraction")
+    corrected = _bias_corrected(scan, native_mask)
+    timer.lap("bias_correction")
+
+    reg_tpl = load_template(REGISTRATION_RESOLUTION)
+    fixed = to_ants(reg_tpl.brain, reg_tpl.affine)
+    box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
+    box_affine = _box_affine(scan.affine, box)
+    brain = np.where(native_mask[box], corrected[box], 0.0)
+    moving = _smoothed_to(to_ants(brain, box_affine), REGISTRATION_RESOLUTION)
+    if min(moving.spacing) < 0.75 * REGISTRATION_RESOLUTION:
+        moving = ants.resample_image(moving, (REGISTRATION_RESOLUTION,) * 3, False, 1)
+    workdir = tempfile.mkdtemp(prefix="nf-preproc-")
+    try:
+        transform = os.path.join(workdir, "fwd.mat")
+        register_affine(fixed, moving, transform, AffineSettings(), seed=seed)
+        timer.lap("registration")
+
+        tpl = load_template(resolution)
+        grid = to_ants(np.zeros(tpl.shape, np.float32), tpl.affine)
+        subject = _smoothed_to(to_ants(corrected[box], box_affine), resolution)
+        warped = resample_to_template(subject, grid, transform)
+        mask = resample_to_template(to_ants(native_mask[box].astype(np.float32), box_affine), grid, transform) > 0.5
+        if not mask.any():
+            raise NeurofusionError("the registered brain falls outside the template grid", path=t1w,
+                                   fix="check the header's sform/qform orientation")
+        image = _robust_zscore(warped, mask)
+        timer.lap("resample")
+
+        metrics = _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice, correlation)
+        with all_or_nothing(*outputs.paths()) as tmp:
+            tmp_of = dict(zip(outputs.paths(), tmp))
+            save_nifti(tmp_of[outputs.image], image, tpl.affine, np.float32)
+            save_nifti(tmp_of[outputs.mask], mask, tpl.affine, np.uint8)
+            shutil.copyfile(transform, tmp_of[outputs.transform])
+            if outputs.qc_png:
+                verdict = "pass" if metrics["qc_pass"] else "FAIL"
+                title = (f"{metrics['participant_id'] or os.path.basename(t1w)}   Dice {metrics['dice']:.3f}   "
+                         f"r {metrics['correlation']:.2f}   QC {verdict}")
+                save_qc_png(tmp_of[outputs.qc_png], image, mask, tpl.mask, title)
+            timer.lap("write")
+            metrics["seconds"] = dict(timer.seconds, total=round(sum(timer.seconds.values()), 3))
+            metrics["cpu_seconds"] = dict(timer.cpu_seconds, total=round(sum(timer.cpu_seconds.values()), 3))
+            if outputs.metrics:
+                write_json(tmp_of[outputs.metrics], metrics)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return metrics
+
+
+def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice, correlation) -> dict:
+    overlap = dice(mask, tpl.mask)
+    similarity = correlation(image, tpl.brain, tpl.mask)
+    qc_pass = bool(overlap >= min_dice)
+    reason = "" if qc_pass else f"registration Dice {overlap:.3f} with the template brain mask is below min_dice {min_dice:g}"
+    return {
+        "participant_id": participant_id_from_path(scan.path),
+        "source": os.path.abspath(scan.path),
+        "space": SPACE,
+        "resolution_mm": tpl.resolution,
+        "shape": list(tpl.shape),
+        "input_voxel_mm": [round(float(v), 4) for v in scan.voxel_size],
+        "input_shape": list(scan.data.shape),
+        "brain_volume_ml": round(float(native_mask.sum() * np.prod(scan.voxel_size) / 1000.0), 2),
+        "dice": round(overlap, 4),
+        "correlation": round(similarity, 4),
+        "min_dice": float(min_dice),
+        "qc_pass": qc_pass,
+        "qc_reason": reason,
+        "seed": int(seed),
+        "threads": int(threads),
+    }

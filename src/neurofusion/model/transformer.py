@@ -1,0 +1,127 @@
+"""FusionModel: per-modality self-attention, bidirectional cross-attention, pooled head.
+
+    MRI tokens (B,P,D) --self x N--+--> cross x M (MRI <-> proteins) --> masked mean --+
+                                   |                                                   +--> concat --> MLP --> logits (B,C)
+    protein tokens (B,K,D) --self x N--+---------------------------------> masked mean --+
+
+The ``mri`` and ``protein`` variants are the same code with one branch switched off
+(no cross-attention, head on one pooled vector).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .attention import Attention
+from .config import FusionConfig
+from .tokens import MriTokens, ProteinTokens
+
+
+def self_encoder(cfg: FusionConfig) -> nn.TransformerEncoder:
+    layer = nn.TransformerEncoderLayer(
+        cfg.hidden_dim, cfg.num_heads, cfg.ff_mult * cfg.hidden_dim, cfg.dropout,
+        activation="gelu", batch_first=True)
+    return nn.TransformerEncoder(layer, cfg.num_self_layers, enable_nested_tensor=False)
+
+
+def encode(encoder: nn.TransformerEncoder, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Self-attention over present tokens; tokens (B, n, D), mask (B, n) True = present.
+
+    A set with no present token would give NaN in the softmax, so it attends over all of
+    its (zeroed) tokens instead; those outputs are masked out of everything downstream.
+    """
+    padding = ~mask & mask.any(dim=1, keepdim=True)        # (B, n) True = ignore
+    return encoder(tokens, src_key_padding_mask=padding)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """x (B, n, D), mask (B, n) -> (B, D); an empty set pools to zeros."""
+    w = mask.to(x.dtype)[..., None]                        # (B, n, 1)
+    return (x * w).sum(dim=1) / w.sum(dim=1).clamp(min=1.0)
+
+
+class CrossModalBlock(nn.Module):
+    """MRI tokens attend to proteins and proteins to MRI, both from the previous state."""
+
+    def __init__(self, cfg: FusionConfig):
+        super().__init__()
+        self.mri_to_protein = Attention(cfg)
+        self.protein_to_mri = Attention(cfg)
+        self.norm_mri = nn.LayerNorm(cfg.hidden_dim)
+        self.norm_protein = nn.LayerNorm(cfg.hidden_dim)
+        self.drop = nn.Dropout(cfg.dropout)
+
+    def forward(self, mri, mri_mask, prot, prot_mask, need_weights=False, per_head=False):
+        """mri (B, P, D), prot (B, K, D) -> updated (mri, prot, weights dict or None)."""
+        m_upd, w_mp = self.mri_to_protein(mri, prot, prot_mask, need_weights, per_head)   # (B, P, D)
+        p_upd, w_pm = self.protein_to_mri(prot, mri, mri_mask, need_weights, per_head)    # (B, K, D)
+        mri = self.norm_mri(mri + self.drop(m_upd))
+        prot = self.norm_protein(prot + self.drop(p_upd))
+        weights = {"mri_to_protein": w_mp, "protein_to_mri": w_pm} if need_weights else None
+        return mri, prot, weights
+
+
+class FusionModel(nn.Module):
+    def __init__(self, cfg: FusionConfig):
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.hidden_dim
+        if cfg.uses_mri:
+            self.mri_tokens = MriTokens(cfg)
+            self.mri_encoder = self_encoder(cfg)
+        if cfg.uses_proteins:
+            self.protein_tokens = ProteinTokens(cfg)
+            self.protein_encoder = self_encoder(cfg)
+        fusion = cfg.variant == "fusion"
+        self.cross = nn.ModuleList(CrossModalBlock(cfg) for _ in range(cfg.num_cross_layers if fusion else 0))
+        self.use_missing_token = fusion and cfg.missing_modality_token
+        if self.use_missing_token:
+            self.missing_mri = nn.Parameter(torch.zeros(d))
+            self.missing_protein = nn.Parameter(torch.zeros(d))
+            nn.init.normal_(self.missing_mri, std=0.02)
+            nn.init.normal_(self.missing_protein, std=0.02)
+        pooled = d * (2 if fusion else 1)
+        self.head = nn.Sequential(nn.LayerNorm(pooled), nn.Linear(pooled, d), nn.GELU(),
+                                  nn.Dropout(cfg.dropout), nn.Linear(d, cfg.num_classes))
+
+    def _with_missing_token(self, tokens, mask, token):
+        """Stand-in token for subjects whose whole modality is absent: (B, 1+n, D), (B, 1+n)."""
+        absent = ~mask.any(dim=1, keepdim=True)             # (B, 1)
+        lead = token.to(tokens.dtype).expand(tokens.shape[0], 1, -1)
+        return torch.cat([lead, tokens], dim=1), torch.cat([absent, mask], dim=1)
+
+    def forward(self, mri, mri_coords, mri_mask, prot_values, prot_flags, prot_category, prot_position,
+                prot_mask, return_attention: bool = False, per_head: bool = False) -> dict:
+        """mri (B,P,E), mri_coords (B,P,3), mri_mask (B,P), prot_values (B,K), prot_flags (B,K,F),
+        prot_category (K,), prot_position (K,), prot_mask (B,K) -> {"logits": (B,C)[, "attention"]}.
+        """
+        pooled = []
+        if self.cfg.uses_mri:
+            m = self.mri_tokens(mri, mri_coords, mri_mask)                      # (B, P, D)
+            if self.use_missing_token:
+                m, mri_mask = self._with_missing_token(m, mri_mask, self.missing_mri)
+            m = encode(self.mri_encoder, m, mri_mask)
+        if self.cfg.uses_proteins:
+            p = self.protein_tokens(prot_values, prot_flags, prot_category, prot_position, prot_mask)  # (B, K, D)
+            if self.use_missing_token:
+                p, prot_mask = self._with_missing_token(p, prot_mask, self.missing_protein)
+            p = encode(self.protein_encoder, p, prot_mask)
+        attention = []
+        for block in self.cross:
+            m, p, w = block(m, mri_mask, p, prot_mask, return_attention, per_head)
+            if w is not None:
+                attention.append(self._strip_missing_token(w) if self.use_missing_token else w)
+        if self.cfg.uses_mri:
+            pooled.append(masked_mean(m, mri_mask))                             # (B, D)
+        if self.cfg.uses_proteins:
+            pooled.append(masked_mean(p, prot_mask))                            # (B, D)
+        out = {"logits": self.head(torch.cat(pooled, dim=-1))}                   # (B, C)
+        if return_attention:
+            out["attention"] = attention
+        return out
+
+    @staticmethod
+    def _strip_missing_token(w: dict) -> dict:
+        """Drop the stand-in token's row and column: weights refer to real patches/proteins."""
+        return {k: v[..., 1:, 1:] for k, v in w.items()}

@@ -1,0 +1,1 @@
+"""The summary step: figures (matplotlib, nilearn) and the self-contained HTML page."""

@@ -1,0 +1,199 @@
+"""Evaluation figures from the evaluate step's tables (matplotlib, Agg backend).
+
+Each function returns a Figure; ``save_png`` writes it without a timestamp or software
+stamp, so the same tables give the same PNG bytes.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+VARIANT_COLOURS = {"fusion": "#1b6ca8", "mri": "#d1495b", "protein": "#66a182"}
+FALLBACK_COLOURS = ["#8d6a9f", "#edae49", "#00798c", "#30638e"]
+
+
+def colour(variant: str, order: Sequence[str] = ()) -> str:
+    if variant in VARIANT_COLOURS:
+        return VARIANT_COLOURS[variant]
+    i = list(order).index(variant) if variant in order else 0
+    return FALLBACK_COLOURS[i % len(FALLBACK_COLOURS)]
+
+
+def save_png(fig, path, dpi: int) -> None:
+    fig.savefig(path, dpi=dpi, format="png", bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+
+
+def ci_text(mean, low, high, digits: int = 3) -> str:
+    if not np.isfinite(mean):
+        return "n/a"
+    if not (np.isfinite(low) and np.isfinite(high)):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def _metric(metrics: pd.DataFrame, variant: str, name: str):
+    row = metrics[(metrics["variant"] == variant) & (metrics["metric"] == name)]
+    return row.iloc[0] if len(row) else None
+
+
+def _class_panels(curves: pd.DataFrame, curve: str) -> list[str]:
+    return list(dict.fromkeys(curves.loc[curves["curve"] == curve, "class"]))
+
+
+def _no_data(ax, text="no data"):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def roc_figure(curves: pd.DataFrame, metrics: pd.DataFrame, variants: Sequence[str]):
+    """ROC per variant on one plot (one panel per class when one-vs-rest), 95% bootstrap band."""
+    panels = _class_panels(curves, "roc") or ["-"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, cls in zip(axes[0], panels):
+        for v in variants:
+            roc = curves[(curves["variant"] == v) & (curves["curve"] == "roc") & (curves["class"] == cls)]
+            band = curves[(curves["variant"] == v) & (curves["curve"] == "roc_band") & (curves["class"] == cls)]
+            if roc.empty:
+                continue
+            label = v
+            m = _metric(metrics, v, "auc")
+            if m is not None and len(panels) == 1:
+                label = f"{v}  AUC {ci_text(m['mean'], m['ci_low'], m['ci_high'], 2)}"
+            ax.plot(roc["x"], roc["y"], color=colour(v, variants), lw=2, label=label, drawstyle="default")
+            if band["y_low"].notna().any():
+                ax.fill_between(band["x"], band["y_low"], band["y_high"], color=colour(v, variants), alpha=0.15, lw=0)
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="chance")
+        ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="False positive rate (1 - specificity)",
+               ylabel="True positive rate (sensitivity)", aspect="equal")
+        ax.set_title(f"ROC, {cls} vs rest" if len(panels) > 1 else f"ROC ({cls} positive)")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize=8, title="pooled test folds; band: 95% bootstrap", title_fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def calibration_figure(curves: pd.DataFrame, variants: Sequence[str]):
+    """Observed frequency vs mean predicted probability per bin, Wilson 95% intervals."""
+    panels = _class_panels(curves, "calibration") or ["-"]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    for ax, cls in zip(axes[0], panels):
+        for v in variants:
+            cal = curves[(curves["variant"] == v) & (curves["curve"] == "calibration") & (curves["class"] == cls)]
+            if cal.empty:
+                continue
+            err = np.clip(np.vstack([cal["y"] - cal["y_low"], cal["y_high"] - cal["y"]]), 0, None)
+            ax.errorbar(cal["x"], cal["y"], yerr=err, color=colour(v, variants), marker="o", ms=4, lw=1.5,
+                        capsize=2, label=v)
+        ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
+        ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel=f"Mean predicted probability of {cls}",
+               ylabel=f"Observed fraction {cls}", aspect="equal", title=f"Calibration ({cls})")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_figure(curves: pd.DataFrame, classes: Sequence[str], variants: Sequence[str]):
+    """One confusion matrix per variant: counts, shaded by the share of each true class."""
+    fig, axes = plt.subplots(1, max(1, len(variants)), figsize=(3.6 * max(1, len(variants)), 3.6), squeeze=False)
+    c = len(classes)
+    for ax, v in zip(axes[0], variants):
+        conf = curves[(curves["variant"] == v) & (curves["curve"] == "confusion")]
+        if conf.empty:
+            _no_data(ax)
+            continue
+        counts = np.zeros((c, c))
+        for row in conf.itertuples(index=False):
+            counts[int(row.x), int(row.y)] = row.count
+        share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
+        for i in range(c):
+            for j in range(c):
+                ax.text(j, i, f"{int(counts[i, j])}\n{share[i, j]:.0%}", ha="center", va="center", fontsize=9,
+                        color="white" if share[i, j] > 0.6 else "black")
+        ax.set_xticks(range(c), classes)
+        ax.set_yticks(range(c), classes)
+        ax.set(xlabel="Predicted", ylabel="True", title=v)
+    fig.tight_layout()
+    return fig
+
+
+def training_curves_figure(histories: dict[str, list[tuple[int, pd.DataFrame]]], variants: Sequence[str]):
+    """One column per variant: loss per epoch (train solid, validation dashed) on top,
+    validation AUC below; one line per fold."""
+    shown = [v for v in variants if histories.get(v)] or list(variants[:1]) or ["-"]
+    fig, axes = plt.subplots(2, len(shown), figsize=(3.8 * len(shown), 5.6), squeeze=False, sharex="col")
+    for col, v in enumerate(shown):
+        ax_loss, ax_auc = axes[0, col], axes[1, col]
+        runs = histories.get(v, [])
+        if not runs:
+            _no_data(ax_loss, "no history.tsv found")
+            _no_data(ax_auc, "no history.tsv found")
+            continue
+        shades = np.linspace(1.0, 0.45, len(runs))
+        for (fold, h), alpha in zip(runs, shades):
+            c = colour(v, variants)
+            if "train_loss" in h:
+                ax_loss.plot(h["epoch"], h["train_loss"], color=c, alpha=alpha, lw=1.4, label=f"fold {fold} train")
+            if "val_loss" in h:
+                ax_loss.plot(h["epoch"], h["val_loss"], color=c, alpha=alpha, lw=1.4, ls="--", label=f"fold {fold} val")
+            if "val_auc" in h:
+                ax_auc.plot(h["epoch"], h["val_auc"], color=c, alpha=alpha, lw=1.4, label=f"fold {fold}")
+        ax_loss.set(title=v, ylabel="Loss" if col == 0 else None)
+        ax_auc.set(xlabel="Epoch", ylabel="Validation AUC" if col == 0 else None, ylim=(0, 1.01))
+        for ax in (ax_loss, ax_auc):
+            ax.grid(alpha=0.3)
+        ax_loss.legend(fontsize=6, ncol=2)
+        ax_auc.legend(fontsize=6)
+    fig.suptitle("Training curves (loss: solid train, dashed validation)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_figure(metrics: pd.DataFrame, comparison: pd.DataFrame, variants: Sequence[str]):
+    """Left: pooled AUC per variant with 95% CI. Right: paired ΔAUC (fusion - ablation), CI, p."""
+    fig, (ax_auc, ax_delta) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ys = np.arange(len(variants))
+    for y, v in zip(ys, variants):
+        m = _metric(metrics, v, "auc")
+        if m is None or not np.isfinite(m["mean"]):
+            continue
+        xerr = None
+        if np.isfinite(m["ci_low"]):
+            xerr = [[max(0.0, m["mean"] - m["ci_low"])], [max(0.0, m["ci_high"] - m["mean"])]]
+        ax_auc.errorbar(m["mean"], y, xerr=xerr, fmt="o", color=colour(v, variants), capsize=4, ms=7)
+        ax_auc.annotate(f"{m['mean']:.3f}", (m["mean"], y), textcoords="offset points", xytext=(0, 9),
+                        ha="center", fontsize=8)
+    ax_auc.set_yticks(ys, variants)
+    ax_auc.axvline(0.5, ls="--", color="grey", lw=1)
+    ax_auc.set(xlim=(0.3, 1.02), ylim=(-0.6, len(variants) - 0.4), xlabel="ROC AUC (pooled test folds, 95% CI)",
+               title="Each variant")
+    ax_auc.grid(axis="x", alpha=0.3)
+    auc = comparison[comparison["metric"] == "auc"] if not comparison.empty else comparison
+    if auc is None or auc.empty:
+        _no_data(ax_delta, "no paired comparison\n(needs the fusion variant and an ablation)")
+        return fig
+    yd = np.arange(len(auc))
+    for y, row in zip(yd, auc.itertuples(index=False)):
+        xerr = ([[max(0.0, row.delta - row.ci_low)], [max(0.0, row.ci_high - row.delta)]]
+                if np.isfinite(row.ci_low) else None)
+        ax_delta.errorbar(row.delta, y, xerr=xerr, fmt="s", color=colour(row.baseline, variants), capsize=4, ms=7)
+        p = f"p={row.p_value:.3f}" if np.isfinite(row.p_value) else "p=n/a"
+        ax_delta.annotate(f"{row.delta:+.3f}  {p}  (n={row.n})", (row.delta, y), textcoords="offset points",
+                          xytext=(0, 9), ha="center", fontsize=8)
+    ax_delta.set_yticks(yd, [f"{r.reference}\n- {r.baseline}" for r in auc.itertuples(index=False)])
+    ax_delta.axvline(0, ls="--", color="grey", lw=1)
+    ax_delta.set(ylim=(-0.6, len(auc) - 0.4), xlabel="ΔAUC, paired bootstrap 95% CI (same subjects)",
+                 title="Fusion minus single modality")
+    ax_delta.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return fig

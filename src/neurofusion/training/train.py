@@ -1,0 +1,305 @@
+"""Train one model variant on one fold: leak-free split, resumable loop, outputs.
+
+    cohort subjects --eligible--> fold k = test (touched once, at the end)
+                                  other folds --stratified--> val (early stopping) | train (fitting, scalers)
+
+Between epochs the full state (weights, optimiser, schedule, RNG states, history,
+best weights) goes to DIR/last.pt; a restarted run with the same fingerprint (settings
++ input data) resumes from it and ends with the same weights as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..errors import NeurofusionError
+from ..io import all_or_nothing
+from ..model import FusionConfig, FusionModel
+from ..runtime import pick_device
+from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
+from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
+                   grid_hash, patch_coords, protein_codes, split_fold, to_tensors)
+from .predict import autocast, predict
+from .settings import TrainConfig
+
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auc", "lr", "seconds", "best"]
+
+
+# ---- metrics and schedule ----------------------------------------------------------------------
+def auc(probs: np.ndarray, labels: np.ndarray) -> float:
+    """ROC AUC (binary: last class positive; more classes: mean one-vs-rest); NaN if undefined."""
+    classes = [probs.shape[1] - 1] if probs.shape[1] == 2 else range(probs.shape[1])
+    values = []
+    for c in classes:
+        pos, neg = probs[labels == c, c], probs[labels != c, c]
+        if len(pos) and len(neg):
+            diff = pos[:, None] - neg[None, :]
+            values.append(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
+    return float(np.mean(values)) if values else float("nan")
+
+
+def lr_factor(step: int, warmup: int, total: int, floor: float) -> float:
+    """Linear warmup to 1, then cosine down to ``floor``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = (step - warmup) / max(1, total - warmup)
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, t)))
+
+
+def class_weights(labels: np.ndarray, num_classes: int) -> torch.Tensor:
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    w = np.where(counts > 0, counts.sum() / (num_classes * np.maximum(counts, 1)), 0.0)
+    return torch.tensor(w, dtype=torch.float32)
+
+
+def hide_modality(batch: dict, p: float) -> None:
+    """Mask all MRI or all protein tokens of a random ``p`` share of the samples (in place).
+
+    Keeps the fusion model from leaning on one modality alone; draws from torch's global
+    RNG, so it is seeded and restored on resume like dropout.
+    """
+    b = batch["mri_mask"].shape[0]
+    draw = torch.rand(b)                                   # (B,)
+    hide_mri = (draw < p / 2).to(batch["mri_mask"].device)
+    hide_prot = ((draw >= p / 2) & (draw < p)).to(batch["prot_mask"].device)
+    batch["mri_mask"] = batch["mri_mask"] & ~hide_mri[:, None]
+    batch["prot_mask"] = batch["prot_mask"] & ~hide_prot[:, None]
+
+
+@contextlib.contextmanager
+def deterministic(enabled: bool):
+    before = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(enabled or before)
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before)
+
+
+# ---- the run -----------------------------------------------------------------------------------
+class FoldRun:
+    """Everything one (variant, fold) run needs, prepared once from the sources."""
+
+    def __init__(self, src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int):
+        self.src, self.tc, self.variant, self.fold = src, tc, variant, int(fold)
+        pool = available(src)
+        used, self.left_out = eligible(pool, variant, tc.subjects)
+        self.split = split_fold(used, self.fold, tc.val_fraction, tc.seed)
+        self.protein_ids, category, position = protein_codes(src.catalog)
+        self.patch_ids = np.asarray(src.embeddings.patch_ids, np.int64)
+        width = int(src.embeddings.values.shape[-1])
+        coords = patch_coords(src.grid, self.patch_ids, src.paths.get("grid", "grid"))
+        raws = {part: gather(src, pool, ids, self.patch_ids, self.protein_ids, width)
+                for part, ids in self.split.items()}
+        self.norm = Normaliser.fit(raws["train"], tc.normalise_embeddings, tc.clip_z, tc.protein_missing)
+        self.data: dict[str, Batchable] = {part: to_tensors(raw, self.norm, coords, category, position)
+                                           for part, raw in raws.items()}
+        self.coords, self.category, self.position = coords, category, position
+        self.cfg = FusionConfig(
+            embed_dim=width, num_categories=int(category.max()) + 1 if len(category) else 1,
+            max_position=int(position.max()) + 1 if len(position) else 1, num_flags=NUM_FLAGS,
+            num_classes=len(src.classes), variant=variant,
+            missing_modality_token=tc.subjects == "all" and variant == "fusion", **model_settings)
+        self.fingerprint = fingerprint(
+            __version__, self.cfg.to_dict(), tc.to_dict(), variant, self.fold, self.split, self.protein_ids,
+            self.patch_ids, coords, category, position,
+            *[a for raw in raws.values() for a in (raw.mri, raw.mri_mask, raw.prot_values, raw.below_lod, raw.labels)])
+
+    def checkpoint_payload(self, state_dict: dict, best_epoch: int, epochs_run: int) -> dict:
+        src = self.src
+        return {
+            "package_version": __version__, "torch_version": str(torch.__version__),
+            "variant": self.variant, "fold": self.fold, "classes": list(src.classes),
+            "model_config": self.cfg.to_dict(), "training_config": self.tc.to_dict(),
+            "normalisation": self.norm.to_dict(),
+            "proteins": {"protein_ids": list(self.protein_ids), "category_id": self.category.tolist(),
+                         "position_in_category": self.position.tolist(),
+                         "catalog": json.loads(src.catalog.to_json(orient="records"))},
+            "grid": {"sha256": grid_hash(src.grid, src.grid_meta), "patch_ids": self.patch_ids.tolist(),
+                     "coords": self.coords.tolist(), "meta": json.loads(json.dumps(src.grid_meta, default=str))},
+            "encoder": json.loads(json.dumps(getattr(src.embeddings, "metadata", {}) or {}, default=str)),
+            "best_epoch": int(best_epoch), "epochs_run": int(epochs_run),
+            "subjects": {k: list(v) for k, v in self.split.items()},
+            "fingerprint": self.fingerprint, "state_dict": state_dict,
+        }
+
+
+def _score(val_auc: float, val_loss: float, select_by: str) -> tuple:
+    """Larger is better; NaN-safe."""
+    loss = -val_loss if np.isfinite(val_loss) else -np.inf
+    if select_by == "auc":
+        return (val_auc if np.isfinite(val_auc) else -np.inf, loss)
+    return (loss,)
+
+
+def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
+               out_dir: str | os.PathLike, device: str = "auto", stop_after_epochs: int | None = None,
+               progress: bool = True) -> dict | None:
+    """Train, then write model.pt, history.tsv, predictions.parquet, subjects.tsv into ``out_dir``.
+
+    ``stop_after_epochs`` ends this call after that many epochs, as a kill between
+    epochs would (for tests); the outputs are then not written and None is returned.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise NeurofusionError("--device cuda was asked for but no CUDA device is visible",
+                               fix="use --device auto or cpu, or run on a GPU node")
+    run = FoldRun(src, model_settings, tc, variant, fold)
+    with deterministic(dev.type == "cpu"):
+        result = _fit(run, dev, out_dir, stop_after_epochs, progress)
+        if result is None:
+            return None
+        model, best_epoch, epochs_run, history = result
+        probs, _ = predict(model, run.data["test"], tc.eval_batch_size, dev, amp=tc.amp, cpu_amp=tc.cpu_amp)
+    _write_outputs(run, model, best_epoch, epochs_run, history, probs, out_dir)
+    (out_dir / "last.pt").unlink(missing_ok=True)
+    return {"best_epoch": best_epoch, "epochs_run": epochs_run, "n_test": len(run.data["test"])}
+
+
+def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
+    from tqdm import tqdm
+
+    tc, cfg = run.tc, run.cfg
+    seed = tc.seed * 1000 + run.fold
+    torch.manual_seed(seed)
+    model = FusionModel(cfg).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    train = run.data["train"]
+    steps_per_epoch = math.ceil(len(train) / tc.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(
+        s, tc.warmup_epochs * steps_per_epoch, tc.epochs * steps_per_epoch, tc.min_lr_ratio))
+    weights = class_weights(train.labels.numpy(), cfg.num_classes) if tc.class_weights \
+        else torch.ones(cfg.num_classes)
+    weights = weights.to(dev)
+    shuffle = torch.Generator().manual_seed(seed)
+    if dev.type == "cuda":
+        for part in run.data.values():
+            part.pin()
+    forward = torch.compile(model) if tc.compile and dev.type == "cuda" else model
+
+    state = {"epoch": 0, "best_epoch": 0, "best_score": None, "best_state": None, "bad_epochs": 0,
+             "stopped": False, "history": []}
+    last = out_dir / "last.pt"
+    saved = load_resume_state(last) if last.exists() else None
+    if saved is not None and saved.get("fingerprint") == run.fingerprint:
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["optimizer"])
+        sched.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        shuffle.set_state(saved["shuffle_rng"])
+        if dev.type == "cuda" and saved.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        state = {k: saved[k] for k in state}
+        state["best_score"] = tuple(state["best_score"]) if state["best_score"] is not None else None
+        print(f"resuming {run.variant} fold {run.fold} after epoch {state['epoch']} from {last}", file=sys.stderr)
+
+    bar = tqdm(total=tc.epochs, initial=state["epoch"], desc=f"{run.variant} fold {run.fold}", file=sys.stderr,
+               ascii=True, disable=not progress, dynamic_ncols=False, ncols=100)
+    epochs_this_run = 0
+    while state["epoch"] < tc.epochs and not state["stopped"]:
+        if stop_after_epochs is not None and epochs_this_run >= stop_after_epochs:
+            bar.close()
+            return None
+        t0 = time.perf_counter()
+        model.train()
+        order = torch.randperm(len(train), generator=shuffle)
+        total, seen = 0.0, 0
+        for start in range(0, len(train), tc.batch_size):
+            index = order[start:start + tc.batch_size]
+            labels = train.labels[index].to(dev)
+            batch = train.batch(index, dev)
+            if tc.modality_dropout > 0 and cfg.variant == "fusion":
+                hide_modality(batch, tc.modality_dropout)
+            with autocast(dev, tc.amp, tc.cpu_amp):
+                logits = forward(**batch)["logits"]
+            loss = F.cross_entropy(logits.float(), labels, weight=weights)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if tc.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+            opt.step()
+            sched.step()
+            total += float(loss.detach()) * len(index)
+            seen += len(index)
+        val_loss, val_auc = _validate(model, run.data["val"], weights, tc, dev)
+        state["epoch"] += 1
+        epochs_this_run += 1
+        score = _score(val_auc, val_loss, tc.select_by)
+        improved = state["best_score"] is None or score > state["best_score"] or len(run.data["val"]) == 0
+        if improved:
+            state.update(best_score=score, best_epoch=state["epoch"], bad_epochs=0,
+                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        else:
+            state["bad_epochs"] += 1
+        state["stopped"] = state["bad_epochs"] >= tc.patience
+        row = {"epoch": state["epoch"], "train_loss": total / max(seen, 1), "val_loss": val_loss,
+               "val_auc": val_auc, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
+               "best": bool(improved)}
+        state["history"].append(row)
+        save_resume_state(last, {
+            **state, "fingerprint": run.fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
+            "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
+            "best_score": list(state["best_score"]) if state["best_score"] is not None else None})
+        bar.update(1)
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_loss=f"{val_loss:.3f}", val_auc=f"{val_auc:.3f}")
+        if progress:
+            bar.write(f"epoch {state['epoch']:3d}  train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
+                      f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}{'  *best' if improved else ''}", file=sys.stderr)
+    bar.close()
+    if state["stopped"] and progress:
+        print(f"early stop after epoch {state['epoch']}: no validation improvement for {tc.patience} epochs; "
+              f"best epoch {state['best_epoch']}", file=sys.stderr)
+    model.load_state_dict(state["best_state"])
+    return model, state["best_epoch"], state["epoch"], state["history"]
+
+
+def _validate(model, val: Batchable, weights, tc: TrainConfig, dev) -> tuple[float, float]:
+    if len(val) == 0:
+        return float("nan"), float("nan")
+    probs, _ = predict(model, val, tc.eval_batch_size, dev, amp=tc.amp, cpu_amp=tc.cpu_amp)
+    p = torch.from_numpy(probs).clamp_min(1e-7)
+    labels = val.labels
+    loss = F.nll_loss(p.log(), labels, weight=weights.cpu())
+    return float(loss), auc(probs, labels.numpy())
+
+
+# ---- outputs -----------------------------------------------------------------------------------
+def _write_outputs(run: FoldRun, model, best_epoch, epochs_run, history, probs, out_dir: Path):
+    test = run.data["test"]
+    classes = run.src.classes
+    index = test.labels.numpy()
+    pred = pd.DataFrame({
+        "participant_id": pd.array(test.participant_ids, dtype="string"),
+        "fold": np.full(len(test), run.fold, np.int32),
+        "variant": pd.array([run.variant] * len(test), dtype="string"),
+        "label": pd.array([classes[i] for i in index], dtype="string"),
+        "label_index": index.astype(np.int32),
+        **{f"prob_{c}": probs[:, j].astype(np.float64) for j, c in enumerate(classes)},
+    })
+    hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    roles = [(s, part, "") for part in ("train", "val", "test") for s in run.split[part]]
+    roles += [(s, "excluded", r) for s, r in zip(run.left_out["participant_id"], run.left_out["reason"])]
+    subjects = pd.DataFrame(roles, columns=["participant_id", "role", "reason"]).sort_values("participant_id")
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
+    with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
+        torch_payload = run.checkpoint_payload(state, best_epoch, epochs_run)
+        save_checkpoint(ckpt_tmp, torch_payload)
+        hist.to_csv(hist_tmp, sep="\t", index=False, float_format="%.6g")
+        pred.to_parquet(pred_tmp, index=False)
+        subjects.to_csv(subj_tmp, sep="\t", index=False)

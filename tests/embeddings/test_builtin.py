@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from neurofusion.embeddings.builtin import BuiltinConfig, BuiltinEncoder, load_builtin, save_builtin
+from neurofusion.errors import NeurofusionError
+
+
+@pytest.fixture
+def saved_encoder(tmp_path):
+    torch.manual_seed(0)
+    enc = BuiltinEncoder(BuiltinConfig(width=24, stem_channels=8, patch_size=12)).eval()
+    path = tmp_path / "encoder.pt"
+    save_builtin(path, enc, {"final_loss": 1.0})
+    return enc, path
+
+
+def test_output_shape_and_batch_independence():
+    torch.manual_seed(0)
+    enc = BuiltinEncoder(BuiltinConfig(width=24, stem_channels=8)).eval()
+    x = torch.randn(5, 1, 12, 12, 12)
+    with torch.inference_mode():
+        full = enc(x)
+        single = enc(x[2:3])
+    assert full.shape == (5, 24)
+    torch.testing.assert_close(full[2:3], single, rtol=1e-5, atol=1e-5)  # GroupNorm: no batch coupling
+
+
+def test_checkpoint_round_trip_keeps_config_and_outputs(saved_encoder):
+    enc, path = saved_encoder
+    back = load_builtin(path)
+    assert back.cfg == enc.cfg and back.width == 24
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"]["width"] == 24 and ckpt["pretrain"]["final_loss"] == 1.0
+    x = torch.randn(3, 1, 12, 12, 12)
+    with torch.inference_mode():
+        assert torch.equal(enc(x), back(x))
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(NeurofusionError, match=r"nothere\.pt: encoder checkpoint not found"):
+        load_builtin(tmp_path / "nothere.pt")
+
+
+def test_corrupt_checkpoint_is_one_line_naming_the_file(saved_encoder, tmp_path):
+    _, path = saved_encoder
+    bad = tmp_path / "broken.pt"
+    bad.write_bytes(path.read_bytes()[:300])
+    with pytest.raises(NeurofusionError, match=r"broken\.pt: cannot read the encoder checkpoint") as info:
+        load_builtin(bad)
+    assert "\n" not in str(info.value)
+
+
+def test_other_torch_file_is_refused(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"weight": torch.zeros(2)}, path)
+    with pytest.raises(NeurofusionError, match="not a built-in encoder checkpoint"):
+        load_builtin(path)

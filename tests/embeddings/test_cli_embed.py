@@ -1,0 +1,132 @@
+"""`neurofusion pretrain-encoder` and `neurofusion embed`, run in-process as the workflow runs them."""
+
+import hashlib
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+from neurofusion.cli import main
+from neurofusion.embeddings.store import read_embeddings
+
+TINY_PRETRAIN = ["--epochs", "3", "--batch-size", "16", "--lr", "0.003", "--width", "16", "--seed", "1",
+                 "--max-seconds", "600", "--patches-per-epoch", "32", "--threads", "1", "--device", "cpu"]
+
+
+@pytest.fixture
+def pretrained(patch_cohort, tmp_path):
+    out, hist = tmp_path / "emb" / "encoder.pt", tmp_path / "emb" / "pretrain_history.tsv"
+    rc = main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+               "--out", str(out), "--history", str(hist), *TINY_PRETRAIN])
+    assert rc == 0
+    return out, hist
+
+
+def embed(patch_cohort, out, *encoder_flags, dtype="float32", batch="7"):
+    return main(["embed", *encoder_flags, "--patches", *map(str, patch_cohort["files"]), "--grid",
+                 str(patch_cohort["grid"]), "--out", str(out), "--dtype", dtype, "--batch-size", batch,
+                 "--threads", "1", "--device", "cpu"])
+
+
+def test_pretrain_writes_checkpoint_and_history_and_reruns_to_the_same_bytes(pretrained, patch_cohort, tmp_path):
+    out, hist = pretrained
+    lines = hist.read_text().splitlines()
+    assert lines[0].split("\t") == ["epoch", "loss", "lr", "patches", "seconds"] and len(lines) == 4
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["config"]["width"] == 16 and ckpt["pretrain"]["subjects"] == 5
+    again = tmp_path / "other" / "encoder-again.pt"
+    assert main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(again), "--history", str(tmp_path / "other" / "h.tsv"), *TINY_PRETRAIN]) == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+def test_pretrain_without_patches_fails_cleanly(tmp_path, capsys):
+    out = tmp_path / "encoder.pt"
+    rc = main(["pretrain-encoder", "--patches-dir", str(tmp_path / "none"), "--grid", str(tmp_path / "grid.parquet"),
+               "--out", str(out), "--history", str(tmp_path / "h.tsv"), *TINY_PRETRAIN])
+    assert rc == 2 and "grid.parquet: patch grid not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_builtin_shard_schema_metadata_and_identical_rerun(patch_cohort, pretrained, tmp_path):
+    weights, _ = pretrained
+    a, b = tmp_path / "shard-000.parquet", tmp_path / "again.parquet"
+    assert embed(patch_cohort, a, "--encoder", "builtin", "--weights", str(weights)) == 0
+    assert embed(patch_cohort, b, "--encoder", "builtin", "--weights", str(weights)) == 0
+    assert a.read_bytes() == b.read_bytes()
+    schema = pq.read_schema(a)
+    assert schema.names == ["participant_id", "patch_id", "embedding"]
+    meta = json.loads(schema.metadata[b"neurofusion.embedding"])
+    assert meta == {"encoder": "builtin", "width": 16, "dtype": "float32",
+                    "checkpoint_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    es = read_embeddings([a])
+    assert es.participant_ids == [f"sub-{i:03d}" for i in range(1, 6)]
+    assert es.values.shape == (5, 16, 16) and np.isfinite(es.values).all()
+
+
+def test_intensity_float16_shard(patch_cohort, tmp_path):
+    out = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, out, "--encoder", "intensity", dtype="float16") == 0
+    assert str(pq.read_schema(out).field("embedding").type.value_type) == "halffloat"
+    es = read_embeddings(out)
+    assert es.values.shape == (5, 16, 35) and es.metadata["checkpoint_sha256"] is None
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_torchscript_encoder_from_a_local_file(patch_cohort, tmp_path):
+    net = torch.nn.Sequential(torch.nn.Conv3d(1, 4, 3), torch.nn.AdaptiveAvgPool3d(1), torch.nn.Flatten())
+    ts = tmp_path / "mine.ts"
+    torch.jit.script(net).save(str(ts))
+    out = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, out, "--encoder", "torchscript", "--weights", str(ts)) == 0
+    meta = read_embeddings(out).metadata
+    assert meta["encoder"] == "torchscript" and meta["width"] == 4
+
+
+def test_monai_vit_with_config_style_flags(patch_cohort, tmp_path):
+    from monai.networks.nets import ViT
+
+    net = ViT(in_channels=1, img_size=16, patch_size=8, hidden_size=32, mlp_dim=64, num_layers=1, num_heads=4,
+              classification=True)
+    weights = tmp_path / "vit.pt"
+    torch.save(net.state_dict(), weights)
+    out = tmp_path / "shard-000.parquet"
+    # as common.smk renders {img_size: [16, 16, 16], ...}: a list arrives as separate shell words
+    flags = ["--encoder", "monai", "--monai-name", "vit", "--weights", str(weights), "--monai-img-size", "[16,",
+             "16,", "16]", "--monai-patch-size", "8", "--monai-hidden-size", "32", "--monai-mlp-dim", "64",
+             "--monai-num-layers", "1", "--monai-num-heads", "4"]
+    assert embed(patch_cohort, out, *flags) == 0
+    es = read_embeddings(out)
+    assert es.metadata["encoder"] == "monai:vit" and es.values.shape == (5, 16, 32)
+
+
+@pytest.mark.parametrize("damage", ["missing", "truncated"])
+def test_bad_checkpoint_is_one_line_and_writes_nothing(patch_cohort, pretrained, tmp_path, capsys, damage):
+    weights, _ = pretrained
+    bad = tmp_path / "bad-encoder.pt"
+    if damage == "truncated":
+        bad.write_bytes(weights.read_bytes()[:500])
+    out = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, out, "--encoder", "builtin", "--weights", str(bad)) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad-encoder.pt" in err
+    assert not out.exists() and not list(tmp_path.glob(".shard-000*"))
+
+
+def test_patch_count_mismatch_is_named(patch_cohort, tmp_path, capsys):
+    np.save(patch_cohort["files"][2], np.zeros((3, 12, 12, 12), np.float16))
+    out = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, out, "--encoder", "intensity") == 2
+    assert "subject sub-003: has 3 patches but the grid has 16" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_every_monai_option_has_a_flag():
+    from dataclasses import fields
+
+    from neurofusion.cli.embed import MONAI_KEYS
+    from neurofusion.embeddings.monai_encoder import MonaiSpec
+
+    assert set(MONAI_KEYS) == {f.name for f in fields(MonaiSpec)} - {"name"}

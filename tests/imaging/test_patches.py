@@ -1,0 +1,50 @@
+"""imaging/patches.py: every patch is its box of the image; wrong grids are refused."""
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from neurofusion.cli import main
+from neurofusion.imaging.grid import build_grid, write_grid
+from neurofusion.imaging.template import load_template
+
+
+@pytest.fixture
+def grid_file(tmp_path):
+    table, meta = build_grid(2.0, 28.0, 28.0, 0.35)
+    path = tmp_path / "grid.parquet"
+    write_grid(path, table, meta)
+    return path, table
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    """A template-space image whose voxels all differ (so a misplaced box cannot pass)."""
+    tpl = load_template(2.0)
+    data = np.random.default_rng(1).normal(size=tpl.shape).astype(np.float32)
+    path = tmp_path / "sub-001_desc-preproc_T1w.nii.gz"
+    nib.save(nib.Nifti1Image(data, tpl.affine), str(path))
+    return path, data
+
+
+def test_every_patch_equals_its_box(grid_file, image_file, tmp_path):
+    (grid_path, table), (image_path, data) = grid_file, image_file
+    out = tmp_path / "p" / "patches.npy"
+    assert main(["patches", "--in", str(image_path), "--grid", str(grid_path), "--out", str(out)]) == 0
+    patches = np.load(out, mmap_mode="r")
+    assert isinstance(patches, np.memmap) and patches.dtype == np.float16
+    assert patches.shape == (len(table), 14, 14, 14)
+    for row in table.itertuples():
+        box = data[row.i0:row.i1, row.j0:row.j1, row.k0:row.k1].astype(np.float16)
+        np.testing.assert_array_equal(patches[row.patch_id], box)
+
+
+def test_image_off_the_grid_is_refused_without_output(grid_file, tmp_path, capsys):
+    grid_path, _ = grid_file
+    wrong = tmp_path / "one_mm.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((40, 40, 40), np.float32), np.eye(4)), str(wrong))
+    out = tmp_path / "p" / "patches.npy"
+    assert main(["patches", "--in", str(wrong), "--grid", str(grid_path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert str(wrong) in err and "--resolution" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()

@@ -1,0 +1,166 @@
+"""One complete tiny run of the whole workflow, shared by the workflow tests.
+
+`tiny_run` (session scope) copies the workflow (Snakefile, workflow/, config/, src/,
+profiles/) into a temporary folder and runs `snakemake --cores 2` there on a tiny demo
+cohort once. Tests that change something work on `tiny_copy`, a private copy of that
+finished run (file times kept, .snakemake metadata included), and only dry-run it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent  # the venv running pytest: snakemake and neurofusion live here
+WORKFLOW_PARTS = ("Snakefile", "workflow", "config", "src", "profiles")
+CORES = 2
+
+# Small enough for ~minutes on 2 cores, big enough for 2 folds x 3 variants and 2 shards.
+TINY_CONFIG = {
+    "demo_cohort": {"n_subjects": 14, "n_without_scan": 1, "seed": 7},
+    "cohort": {"folds": 2},
+    "embedding": {"shard_size": 8, "pretrain": {"epochs": 2, "max_seconds": 10}},
+    "evaluate": {"bootstrap": 200},
+    "model_config": "tiny_model.yaml",
+}
+TINY_TRAINING = {"epochs": 4, "patience": 2, "warmup_epochs": 1}
+
+
+def snakemake_env() -> dict[str, str]:
+    """The environment for snakemake subprocesses: the venv's bin first on PATH."""
+    return dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+
+
+def copy_workflow(dest: Path) -> None:
+    """The parts of the checkout a run needs; src/ too, because the rules hash it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for part in WORKFLOW_PARTS:
+        src = REPO / part
+        if src.is_dir():
+            shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        elif src.exists():
+            shutil.copy2(src, dest / part)
+
+
+def write_tiny_config(dest: Path) -> Path:
+    """tiny.yaml (overrides of config/config.yaml) and tiny_model.yaml (fewer epochs)."""
+    model = yaml.safe_load((REPO / "config" / "model.yaml").read_text())
+    model["training"].update(TINY_TRAINING)
+    (dest / "tiny_model.yaml").write_text(yaml.safe_dump(model, sort_keys=False))
+    path = dest / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_CONFIG, sort_keys=False))
+    return path
+
+
+@dataclass(frozen=True)
+class Job:
+    rule: str
+    wildcards: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def subject(self) -> str | None:
+        return self.wildcards.get("subject")
+
+
+_RULE_LINE = re.compile(r"^\s*(?:local)?rule (\w+):\s*$")
+_WILDCARDS_LINE = re.compile(r"^\s+wildcards: (.*)$")
+
+
+def planned_jobs(output: str) -> list[Job]:
+    """The jobs a `snakemake -n` output lists (rule and wildcards), `all` left out.
+
+    A job is a `rule NAME:` line followed by indented fields; jobs of a group
+    (`group: subject`) are printed indented under a "Group job" line.
+    """
+    jobs: list[Job] = []
+    for line in output.splitlines():
+        rule = _RULE_LINE.match(line)
+        if rule:
+            jobs.append(Job(rule.group(1)))
+            continue
+        wildcards = _WILDCARDS_LINE.match(line)
+        if wildcards and jobs and not jobs[-1].wildcards:
+            for item in wildcards.group(1).split(", "):
+                key, _, value = item.partition("=")
+                jobs[-1].wildcards[key.strip()] = value.strip()
+    return [j for j in jobs if j.rule != "all"]
+
+
+def rules_of(jobs: list[Job]) -> set[str]:
+    return {j.rule for j in jobs}
+
+
+@dataclass
+class TinyRun:
+    """A workflow folder with a finished (or to-be-run) tiny run."""
+
+    root: Path
+    configfiles: list[Path]
+
+    def snakemake(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        cmd = [str(BIN / "snakemake"), "--cores", str(CORES)]
+        for c in self.configfiles:
+            cmd += ["--configfile", str(c)]
+        return subprocess.run(
+            [*cmd, *args], cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
+        )
+
+    def dry_run(self, *args: str) -> list[Job]:
+        out = self.snakemake("-n", *args)
+        assert out.returncode == 0, f"snakemake -n failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        return planned_jobs(out.stdout + out.stderr)
+
+    def copy(self, dest: Path) -> "TinyRun":
+        """A private copy: file times and .snakemake metadata kept, so it is equally up to date."""
+        shutil.copytree(self.root, dest, symlinks=True, copy_function=shutil.copy2)
+        return TinyRun(dest, [dest / c.relative_to(self.root) for c in self.configfiles])
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results"
+
+
+def failure_report(out: subprocess.CompletedProcess, root: Path) -> str:
+    """The end of Snakemake's output and of every step log, to see why a run failed."""
+    parts = [out.stdout[-4000:], out.stderr[-6000:]]
+    for log in sorted((root / "results" / "logs").rglob("*.log")):
+        text = log.read_text(errors="replace")
+        if "error" in text.lower() or "traceback" in text.lower():
+            parts.append(f"--- {log.relative_to(root)}\n{text[-2000:]}")
+    return "\n".join(parts)
+
+
+def run_tiny(root: Path, *extra: str) -> tuple[TinyRun, float]:
+    """Copy the workflow into root and run it completely; returns the run and its seconds."""
+    copy_workflow(root)
+    run = TinyRun(root, [write_tiny_config(root)])
+    start = time.perf_counter()
+    out = run.snakemake(*extra, timeout=1800)
+    seconds = time.perf_counter() - start
+    if out.returncode != 0:
+        pytest.fail(f"the tiny workflow run failed (rc {out.returncode}):\n{failure_report(out, root)}", pytrace=False)
+    return run, seconds
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> TinyRun:
+    """The whole workflow, run once on the tiny demo cohort (local, 2 cores)."""
+    run, seconds = run_tiny(tmp_path_factory.mktemp("tiny") / "run")
+    print(f"\ntiny workflow run: {seconds:.0f} s")
+    return run
+
+
+@pytest.fixture
+def tiny_copy(tiny_run, tmp_path) -> TinyRun:
+    """A private copy of the finished tiny run, for a test that changes something."""
+    return tiny_run.copy(tmp_path / "run")

@@ -1,0 +1,276 @@
+"""Shared helpers: the sample sheet, every output path, wildcard constraints, code hashes.
+
+Inputs: config (validated), the BIDS folder listing (read once, at parse time).
+Outputs: nothing; defines SUBJECTS, SHARDS, FOLDS and the path helpers used by every rule.
+"""
+
+import glob
+import hashlib
+import os
+import re
+import shlex
+from pathlib import Path, PurePath
+
+import jsonschema
+import pandas as pd
+import yaml
+
+def check_against_schema(data, schema_name, source):
+    """Validate against a JSON schema; raise a one-line error naming the key and the fix."""
+    schema = yaml.safe_load((Path(workflow.basedir) / "workflow" / "schemas" / schema_name).read_text())
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        raise WorkflowError(
+            f"{source}: {where}: {error.message} (fix this key; every key is explained in config/README.md)"
+        )
+
+
+check_against_schema(config, "config.schema.yaml", "config")
+
+SPACE = "MNI152NLin2009aSym"
+R = config["results"].rstrip("/")
+ROOT = Path(workflow.basedir)
+BIDS_LABEL = re.compile(r"^[A-Za-z0-9]+$")
+
+
+wildcard_constraints:
+    subject="[A-Za-z0-9]+",
+    ses="(_ses-[A-Za-z0-9]+)?",
+    shard=r"\d+",
+    fold=r"\d+",
+    variant="fusion|mri|protein",
+
+
+def demo_enabled():
+    demo = config.get("demo", "auto")
+    if demo == "auto":
+        return not config.get("bids_dir")
+    return bool(demo)
+
+
+DEMO = demo_enabled()
+DEMO_DIR = f"{R}/demo"
+BIDS_DIR = f"{DEMO_DIR}/bids" if DEMO else str(config["bids_dir"]).rstrip("/")
+PARTICIPANTS_TSV = (
+    f"{BIDS_DIR}/participants.tsv"
+    if DEMO or not config.get("participants")
+    else config["participants"]
+)
+PROTEOMICS = [f"{DEMO_DIR}/olink_explore_npx.csv"] if DEMO else list(config.get("proteomics") or [])
+def shipped(path):
+    """A relative path from the config: the working directory's file, else the one shipped here."""
+    p = Path(path)
+    if p.is_absolute() or p.exists() or not (ROOT / p).exists():
+        return str(p)
+    return str(ROOT / p)
+
+
+CATEGORIES = shipped(config["proteins"]["categories"])
+MODEL_CONFIG = shipped(config["model_config"])
+if not PROTEOMICS:
+    raise WorkflowError("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
+RES = config["preprocess"]["resolution"]
+RES_LABEL = f"{RES:g}".replace(".", "p")
+
+
+def _find_scans():
+    """subject -> (session entity or "", path of the T1w scan), from one listing of the BIDS folder.
+
+    With several T1w scans per subject, the first session (then run) in sorted order
+    is taken; the choice is visible in the output names and the preprocessing metrics.
+    """
+    if DEMO:
+        n = config["demo_cohort"]["n_subjects"]
+        ids = [f"{i:03d}" for i in range(1, n + 1)]
+        with_scan = ids[: n - config["demo_cohort"]["n_without_scan"]]
+        return {s: ("", f"{BIDS_DIR}/sub-{s}/anat/sub-{s}_T1w.nii.gz") for s in with_scan}
+    if not os.path.isdir(BIDS_DIR):
+        raise WorkflowError(f"bids_dir {BIDS_DIR!r} is not a folder: set bids_dir in your config to your BIDS root")
+    found = {}
+    patterns = ("sub-*/anat/sub-*_T1w.nii*", "sub-*/ses-*/anat/sub-*_T1w.nii*")
+    for pattern in patterns:
+        for path in sorted(glob.glob(os.path.join(BIDS_DIR, pattern))):
+            name = os.path.basename(path)
+            m = re.match(r"^sub-([^_]+)(_ses-([^_]+))?_.*T1w\.nii(\.gz)?$", name)
+            if not m:
+                continue
+            subject = m.group(1)
+            if not BIDS_LABEL.match(subject):
+                raise WorkflowError(
+                    f"{path}: participant label {subject!r} has characters BIDS does not allow: rename it to letters and digits only"
+                )
+            ses = f"_ses-{m.group(3)}" if m.group(3) else ""
+            if subject not in found:
+                found[subject] = (ses, path)
+    return dict(sorted(found.items()))
+
+
+def _check_participants():
+    """A user's participants table is checked before any job runs (the demo's is generated)."""
+    if DEMO:
+        return
+    if not os.path.isfile(PARTICIPANTS_TSV):
+        raise WorkflowError(
+            f"{PARTICIPANTS_TSV}: participants table not found (add participants.tsv to the BIDS folder or set `participants`)"
+        )
+    sep = "," if PARTICIPANTS_TSV.endswith(".csv") else "\t"
+    table = pd.read_csv(PARTICIPANTS_TSV, sep=sep, dtype=str, keep_default_na=False)
+    id_column = config["cohort"].get("id_column", "participant_id")
+    for column in (id_column, config["label_column"]):
+        if column not in table.columns:
+            raise WorkflowError(f"{PARTICIPANTS_TSV}: no column {column!r} (add it, or set label_column / cohort.id_column)")
+    rows = table[[id_column]].rename(columns={id_column: "participant_id"}).to_dict("records")
+    for i, row in enumerate(rows, start=2):
+        check_against_schema(row, "participants.schema.yaml", f"{PARTICIPANTS_TSV} row {i}")
+
+
+_check_participants()
+SCANS = _find_scans()
+SUBJECTS = list(SCANS)
+SHARD_SIZE = int(config["embedding"]["shard_size"])
+SHARDS = [f"{i:03d}" for i in range((len(SUBJECTS) + SHARD_SIZE - 1) // SHARD_SIZE)]
+FOLDS = [str(k) for k in range(int(config["cohort"]["folds"]))]
+VARIANTS = list(config["variants"])
+ATTENTION_VARIANTS = [v for v in config["attention"]["variants"] if v in VARIANTS]
+
+
+# ---- path helpers: every output name is built here -----------------------------------
+def prefix(subject):
+    """BIDS-style file prefix of a subject's derivatives, e.g. sub-001 or sub-01_ses-bl."""
+    return f"sub-{subject}{SCANS[subject][0]}"
+
+
+def t1w_scan(wildcards):
+    return SCANS[wildcards.subject][1]
+
+
+PREPROC_STEM = f"{R}/preprocess/sub-{{subject}}/anat/sub-{{subject}}{{ses}}_space-{SPACE}_res-{RES_LABEL}"
+PREPROC_IMAGE = f"{PREPROC_STEM}_desc-preproc_T1w.nii.gz"
+PREPROC_MASK = f"{PREPROC_STEM}_desc-brain_mask.nii.gz"
+PREPROC_XFM = f"{PREPROC_STEM}_from-T1w_to-{SPACE}_mode-image_xfm.mat"
+PREPROC_QC = f"{PREPROC_STEM}_desc-qc_T1w.png"
+PREPROC_METRICS = f"{PREPROC_STEM}_desc-metrics.json"
+PATCH_PATH = f"{R}/patches/sub-{{subject}}/sub-{{subject}}{{ses}}_space-{SPACE}_res-{RES_LABEL}_desc-patches.npy"
+
+
+def preproc(subject, kind):
+    """kind: preproc | mask | xfm | qc | metrics."""
+    stem = PREPROC_STEM.format(subject=subject, ses=SCANS[subject][0])
+    return {
+        "preproc": f"{stem}_desc-preproc_T1w.nii.gz",
+        "mask": f"{stem}_desc-brain_mask.nii.gz",
+        "xfm": f"{stem}_from-T1w_to-{SPACE}_mode-image_xfm.mat",
+        "qc": f"{stem}_desc-qc_T1w.png",
+        "metrics": f"{stem}_desc-metrics.json",
+    }[kind]
+
+
+def patch_file(subject):
+    return PATCH_PATH.format(subject=subject, ses=SCANS[subject][0])
+
+
+def shard_subjects(shard):
+    i = int(shard)
+    return SUBJECTS[i * SHARD_SIZE : (i + 1) * SHARD_SIZE]
+
+
+def shard_patches(wildcards):
+    return [patch_file(s) for s in shard_subjects(wildcards.shard)]
+
+
+def all_metrics():
+    return [preproc(s, "metrics") for s in SUBJECTS]
+
+
+def embedding_shards():
+    return expand(f"{R}/embeddings/shard-{{shard}}.parquet", shard=SHARDS)
+
+
+def encoder_spec():
+    """The `embedding.encoder` setting as CLI flags."""
+    enc = config["embedding"]["encoder"]
+    if enc == "builtin":
+        return f"--encoder builtin --weights {R}/embeddings/encoder.pt"
+    if isinstance(enc, str):
+        return f"--encoder {enc}"
+    if "torchscript" in enc:
+        return f"--encoder torchscript --weights {shlex.quote(str(enc['torchscript']))}"
+    if "monai" in enc:
+        m = dict(enc["monai"])
+
+        def value(v):
+            return ",".join(map(str, v)) if isinstance(v, (list, tuple)) else shlex.quote(str(v))
+
+        extra = " ".join(
+            f"--monai-{k.replace('_', '-')} {value(v)}" for k, v in sorted(m.items()) if k not in ("name", "weights")
+        )
+        return f"--encoder monai --monai-name {m['name']} --weights {shlex.quote(str(m['weights']))} {extra}".strip()
+    raise WorkflowError(f"embedding.encoder: unknown setting {enc!r}")
+
+
+def encoder_checkpoint():
+    """Files the embedding step reads for its encoder (pretrained here, or the user's)."""
+    enc = config["embedding"]["encoder"]
+    if enc == "builtin":
+        return [f"{R}/embeddings/encoder.pt"]
+    if isinstance(enc, dict):
+        path = enc.get("torchscript") or enc.get("monai", {}).get("weights")
+        return [path]
+    return []
+
+
+# ---- code hashes: editing a stage's library code reruns that stage (and what follows) ----
+STAGE_CODE = {
+    "demo": ["demo", "cli/demo.py"],
+    "cohort": ["cohort", "cli/cohort.py"],
+    "preprocess": ["imaging/nifti.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
+    "patches": ["imaging/grid.py", "imaging/patches.py", "imaging/template.py", "cli/patch_grid.py", "cli/patches.py"],
+    "pretrain": ["embeddings", "cli/pretrain_encoder.py"],
+    "embed": ["embeddings", "cli/embed.py"],
+    "proteins": ["proteomics", "cli/proteins.py"],
+    "train": ["model", "training", "cli/train.py"],
+    "evaluate": ["evaluation", "cli/evaluate.py"],
+    "attention": ["attention", "model", "cli/export_attention.py"],
+    "summary": ["report", "cli/summary.py"],
+}
+_CODE_HASHES = {}
+
+
+def code_hash(stage):
+    if stage not in _CODE_HASHES:
+        h = hashlib.sha256()
+        src = ROOT / "src" / "neurofusion"
+        for part in STAGE_CODE[stage]:
+            target = src / part
+            files = sorted(target.rglob("*.py")) if target.is_dir() else [target]
+            for f in files:
+                if f.is_file():
+                    h.update(str(f.relative_to(src)).encode())
+                    h.update(f.read_bytes())
+        _CODE_HASHES[stage] = h.hexdigest()[:16]
+    return _CODE_HASHES[stage]
+
+
+def env(name):
+    return str(ROOT / "workflow" / "envs" / f"{name}.yaml")
+
+
+def log(name):
+    return f"{R}/logs/{name}.log"
+
+
+def bench(name):
+    return f"{R}/benchmarks/{name}.tsv"
+
+
+def final_outputs():
+    out = [
+        f"{R}/cohort/participants.parquet",
+        f"{R}/proteins/proteins.parquet",
+        f"{R}/eval/metrics.tsv",
+        f"{R}/eval/summary.html",
+    ]
+    out += [preproc(s, "qc") for s in SUBJECTS]
+    out += expand(f"{R}/attention/{{variant}}/protein_importance.tsv", variant=ATTENTION_VARIANTS)
+    return out

@@ -1,0 +1,90 @@
+"""Imaging: raw whole-head T1w -> template-space brain -> fixed grid of 3D patches.
+
+Inputs: one T1w scan per subject (BIDS). Outputs, per subject under results/preprocess and
+results/patches: the MNI152NLin2009aSym brain, its mask, the affine transform, a QC PNG,
+metrics JSON and a float16 patch array; results/patches/grid.parquet shared by all.
+"""
+
+
+rule preprocess_t1:
+    input:
+        t1w_scan,
+    output:
+        image=PREPROC_IMAGE,
+        mask=PREPROC_MASK,
+        xfm=PREPROC_XFM,
+        qc=report(
+            PREPROC_QC,
+            caption="../report/qc.rst",
+            category="Preprocessing QC",
+            labels={"subject": "{subject}"},
+        ),
+        metrics=PREPROC_METRICS,
+    params:
+        resolution=RES,
+        min_dice=config["preprocess"]["min_dice"],
+        code=code_hash("preprocess"),
+    log:
+        log("preprocess/sub-{subject}{ses}"),
+    benchmark:
+        bench("preprocess/sub-{subject}{ses}")
+    conda:
+        env("imaging")
+    group:
+        "subject"
+    threads: config["preprocess"]["threads"]
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    shell:
+        "neurofusion preprocess --t1w {input:q} --out {output.image:q} --mask {output.mask:q} "
+        "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
+        "--resolution {params.resolution} --min-dice {params.min_dice} --threads {threads} "
+        "> {log:q} 2>&1"
+
+
+rule patch_grid:
+    output:
+        f"{R}/patches/grid.parquet",
+    params:
+        resolution=RES,
+        size=config["patches"]["size_mm"],
+        stride=config["patches"]["stride_mm"],
+        min_brain=config["patches"]["min_brain_fraction"],
+        code=code_hash("patches"),
+    log:
+        log("patch_grid"),
+    benchmark:
+        bench("patch_grid")
+    conda:
+        env("imaging")
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    shell:
+        "neurofusion patch-grid --resolution {params.resolution} --size-mm {params.size} "
+        "--stride-mm {params.stride} --min-brain-fraction {params.min_brain} --out {output:q} "
+        "> {log:q} 2>&1"
+
+
+rule extract_patches:
+    input:
+        image=PREPROC_IMAGE,
+        grid=f"{R}/patches/grid.parquet",
+    output:
+        PATCH_PATH if config["patches"]["keep_patches"] else temp(PATCH_PATH),
+    params:
+        code=code_hash("patches"),
+    log:
+        log("patches/sub-{subject}{ses}"),
+    benchmark:
+        bench("patches/sub-{subject}{ses}")
+    conda:
+        env("imaging")
+    group:
+        "subject"
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    shell:
+        "neurofusion patches --in {input.image:q} --grid {input.grid:q} --out {output:q} > {log:q} 2>&1"
