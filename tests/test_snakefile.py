@@ -78,12 +78,12 @@ def test_bad_config_names_the_key(user_bids):
     user_bids.write_text(yaml.safe_dump(cfg))
     out = snakemake("-n", "--configfile", str(user_bids))
     assert out.returncode != 0
-    assert "config: cohort.folds: 1 is less than the minimum of 2" in out.stderr
+    assert "config: cohort.folds: 1 is less than the minimum of 2" in out.stdout + out.stderr
 
 
 def test_bad_participant_id_is_one_line(user_bids, tmp_path):
     (tmp_path / "bids" / "participants.tsv").write_text("participant_id\tdiagnosis\nsub-0_1\tCN\n")
     out = snakemake("-n", "--configfile", str(user_bids))
     assert out.returncode != 0
-    line = [l for l in out.stderr.splitlines() if "participants.tsv row 2" in l]
+    line = [l for l in (out.stdout + out.stderr).splitlines() if "participants.tsv row 2" in l]
     assert line and "participant_id" in line[0]

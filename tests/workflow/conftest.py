@@ -108,9 +108,8 @@ class TinyRun:
     configfiles: list[Path]
 
     def snakemake(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        cmd = [str(BIN / "snakemake"), "--cores", str(CORES)]
-        for c in self.configfiles:
-            cmd += ["--configfile", str(c)]
+        # one --configfile with every file: a second --configfile flag would replace the first
+        cmd = [str(BIN / "snakemake"), "--cores", str(CORES), "--configfile", *map(str, self.configfiles)]
         return subprocess.run(
             [*cmd, *args], cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
         )

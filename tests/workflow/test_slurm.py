@@ -86,6 +86,7 @@ def slurm_test_profile(root: Path) -> Path:
     profile["default-resources"]["slurm_partition"] = PARTITION
     profile["slurm-init-seconds-before-status-checks"] = 2
     profile["retries"] = 0
+    profile["slurm-keep-successful-logs"] = True  # the test reads them
     folder = root / "test_profile"
     folder.mkdir()
     (folder / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
@@ -113,21 +114,29 @@ def test_slurm_profile_matches_local_run(slurm_cluster, tiny_run, tmp_path):
 
     start_wall = time.time()
     start = time.perf_counter()
-    cmd = [str(BIN / "snakemake"), "--profile", str(profile),
+    cmd = [str(BIN / "snakemake"), "--profile", str(profile), "--configfile", *map(str, run.configfiles),
            "--forcerun", *targets]
-    for c in run.configfiles:
-        cmd += ["--configfile", str(c)]
     out = subprocess.run(cmd, cwd=run.root, env=slurm_cluster, capture_output=True, text=True, timeout=1500)
     seconds = time.perf_counter() - start
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-6000:]
     print(f"\nSLURM run of {len(planned)} jobs: {seconds:.0f} s")
 
     # the jobs really ran as SLURM jobs, one per job (the subject's group as one)
-    logs = {p.parent.name for p in (run.root / ".snakemake" / "slurm_logs").rglob("*.log")}
-    for rule in ("proteins", "pretrain_encoder", "embed_patches", "train", "evaluate", "summary"):
+    # (.snakemake/slurm_logs/rule_<rule>/<wildcards>/<slurm job id>.log, group_<group>_<rules>/...)
+    base = run.root / ".snakemake" / "slurm_logs"
+    logs = {p.relative_to(base).parts[0] for p in base.rglob("*.log")}
+    for rule in ("proteins", "cohort", "pretrain_encoder", "embed_patches", "train", "evaluate",
+                 "export_attention", "summary"):
         assert f"rule_{rule}" in logs, f"no SLURM job log for {rule}: {sorted(logs)}"
-    assert "group_subject" in logs, f"the subject's jobs did not run as one group job: {sorted(logs)}"
+    assert any(name.startswith("group_subject") for name in logs), (
+        f"the subject's jobs did not run as one group job: {sorted(logs)}"
+    )
     assert (run.results / "eval" / "metrics.tsv").stat().st_mtime >= start_wall
+    # GPU rules asked SLURM for a GPU (the profile's `gpu: 1`), met by the fake GRES
+    train_job = next((base / "rule_train").rglob("*.log")).stem
+    shown = subprocess.run(["scontrol", "show", "job", "-o", train_job], env=slurm_cluster, capture_output=True,
+                           text=True)
+    assert "gpu" in shown.stdout, f"train job {train_job} did not request a GPU: {shown.stdout}{shown.stderr}"
 
     # ... and gave the local run's results
     local, remote = tiny_run.results, run.results

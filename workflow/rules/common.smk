@@ -224,7 +224,7 @@ def encoder_checkpoint():
 STAGE_CODE = {
     "demo": ["demo", "cli/demo.py"],
     "cohort": ["cohort", "cli/cohort.py"],
-    "preprocess": ["imaging/nifti.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
+    "preprocess": ["imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
     "patches": ["imaging/grid.py", "imaging/patches.py", "imaging/template.py", "cli/patch_grid.py", "cli/patches.py"],
     "pretrain": ["embeddings", "cli/pretrain_encoder.py"],
     "embed": ["embeddings", "cli/embed.py"],

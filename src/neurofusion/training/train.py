@@ -207,8 +207,11 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
         state["best_score"] = tuple(state["best_score"]) if state["best_score"] is not None else None
         print(f"resuming {run.variant} fold {run.fold} after epoch {state['epoch']} from {last}", file=sys.stderr)
 
+    # in a log file (not a terminal) the bar redraws rarely; the per-epoch lines carry the detail
+    tty = sys.stderr.isatty()
     bar = tqdm(total=tc.epochs, initial=state["epoch"], desc=f"{run.variant} fold {run.fold}", file=sys.stderr,
-               ascii=True, disable=not progress, dynamic_ncols=False, ncols=100)
+               ascii=True, disable=not progress, ncols=100, mininterval=0.1 if tty else 30.0,
+               delay=0.0 if tty else 30.0)
     epochs_this_run = 0
     while state["epoch"] < tc.epochs and not state["stopped"]:
         if stop_after_epochs is not None and epochs_this_run >= stop_after_epochs:
@@ -255,10 +258,13 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
             "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
             "best_score": list(state["best_score"]) if state["best_score"] is not None else None})
+        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_loss=f"{val_loss:.3f}", val_auc=f"{val_auc:.3f}",
+                        refresh=False)
         bar.update(1)
-        bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_loss=f"{val_loss:.3f}", val_auc=f"{val_auc:.3f}")
         if progress:
-            bar.write(f"epoch {state['epoch']:3d}  train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
+            # in a terminal, above the live bar; in a log file, one plain line per epoch
+            write = bar.write if tty else print
+            write(f"epoch {state['epoch']:3d}  train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
                       f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}{'  *best' if improved else ''}", file=sys.stderr)
     bar.close()
     if state["stopped"] and progress:
