@@ -8,13 +8,10 @@ subjects; one listing pass may only grow by a few directory reads per subject.
 """
 
 import json
-import os
 import subprocess
 import sys
 
-import pytest
-
-from .conftest import BIN, copy_workflow, snakemake_env
+from .conftest import copy_workflow, snakemake_env
 
 AUDITED = '''
 import json, os, sys

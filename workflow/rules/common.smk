@@ -4,6 +4,7 @@ Inputs: config (validated), the BIDS folder listing (read once, at parse time).
 Outputs: nothing; defines SUBJECTS, SHARDS, FOLDS and the path helpers used by every rule.
 """
 
+import functools
 import glob
 import hashlib
 import os
@@ -15,10 +16,15 @@ import jsonschema
 import pandas as pd
 import yaml
 
+@functools.cache
+def schema_validator(schema_name):
+    schema = yaml.safe_load((Path(workflow.basedir) / "workflow" / "schemas" / schema_name).read_text())
+    return jsonschema.Draft202012Validator(schema)
+
+
 def check_against_schema(data, schema_name, source):
     """Validate against a JSON schema; raise a one-line error naming the key and the fix."""
-    schema = yaml.safe_load((Path(workflow.basedir) / "workflow" / "schemas" / schema_name).read_text())
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
+    error = jsonschema.exceptions.best_match(schema_validator(schema_name).iter_errors(data))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
         raise WorkflowError(
@@ -31,6 +37,9 @@ check_against_schema(config, "config.schema.yaml", "config")
 SPACE = "MNI152NLin2009aSym"
 R = config["results"].rstrip("/")
 ROOT = Path(workflow.basedir)
+# The conda env files pip-install this checkout from here (Snakemake copies env files
+# elsewhere, so a relative path would not point at the repository).
+os.environ.setdefault("NEUROFUSION_SRC", str(ROOT))
 BIDS_LABEL = re.compile(r"^[A-Za-z0-9]+$")
 
 

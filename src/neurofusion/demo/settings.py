@@ -18,13 +18,13 @@ class DemoSettings:
 
     # --- signal split: severity | label ~ N(mean, 1), MRI and protein independent ---
     severity_mean_cn: float = 0.0
-    severity_mean_ad: float = 1.2    # d' = 1.2 -> one modality AUC ~0.80, both ~0.89
+    severity_mean_ad: float = 1.8    # d' = 1.8 -> one modality AUC ~0.90, both ~0.96
 
     # --- MRI atrophy (template mm) ------------------------------------------------
     atrophy_centers_mm: tuple[tuple[float, float, float], ...] = ((-26.0, -22.0, -14.0), (26.0, -22.0, -14.0))
-    atrophy_radius_mm: float = 13.0
-    atrophy_per_severity: float = 0.25   # fraction of tissue replaced by CSF at the centre
-    atrophy_max: float = 0.6
+    atrophy_radius_mm: float = 16.0
+    atrophy_per_severity: float = 0.35   # fraction of tissue replaced by CSF at the centre
+    atrophy_max: float = 0.8
 
     # --- head pose and shape ----------------------------------------------------------
     max_rotation_deg: float = 15.0
@@ -45,7 +45,7 @@ class DemoSettings:
 
     # --- proteins -------------------------------------------------------------------
     protein_effect_npx: float = 1.0      # NPX shift per unit protein severity (planted assays)
-    protein_noise_planted: float = 0.4   # residual SD of planted assays (NPX)
+    protein_noise_planted: float = 0.3   # residual SD of planted assays (NPX)
     n_unprefixed_samples: int = 3        # sample IDs written as "007" instead of "sub-007"
     n_warn_samples: int = 2              # samples with QC_Warning = WARN
     replicate_count: int = 1             # subjects measured twice (same SampleID, two wells)
