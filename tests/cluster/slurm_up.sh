@@ -69,7 +69,7 @@ start_munge() {
 write_config() {
     local node cpus mem_mb
     node=$(hostname -s)
-    cpus=$(nproc)
+    cpus=$(getconf _NPROCESSORS_ONLN)  # not nproc: it honours OMP_NUM_THREADS
     mem_mb=$(awk -v f="$MEM_FRACTION" '/^MemTotal:/ {printf "%d", $2 / 1024 * f}' /proc/meminfo)
     mkdir -p "$STATE/ctld" "$STATE/slurmd"
     sed -e "s|@NODE@|$node|g" -e "s|@CPUS@|$cpus|g" -e "s|@MEM_MB@|$mem_mb|g" \

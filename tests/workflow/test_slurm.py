@@ -116,7 +116,7 @@ def test_slurm_profile_matches_local_run(slurm_cluster, tiny_run, tmp_path):
     start = time.perf_counter()
     cmd = [str(BIN / "snakemake"), "--profile", str(profile), "--configfile", *map(str, run.configfiles),
            "--forcerun", *targets]
-    out = subprocess.run(cmd, cwd=run.root, env=slurm_cluster, capture_output=True, text=True, timeout=1500)
+    out = subprocess.run(cmd, cwd=run.root, env=slurm_cluster, capture_output=True, text=True, timeout=600)
     seconds = time.perf_counter() - start
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-6000:]
     print(f"\nSLURM run of {len(planned)} jobs: {seconds:.0f} s")

@@ -84,7 +84,7 @@ rule extract_patches:
     group:
         "subject"
     resources:
-        mem_mb=2000,
+        mem_mb=1000,
         runtime=5,
     shell:
         "neurofusion patches --in {input.image:q} --grid {input.grid:q} --out {output:q} > {log:q} 2>&1"

@@ -36,15 +36,8 @@ COMMANDS: dict[str, str] = {
 }
 
 
-def _available() -> dict[str, object]:
-    found = {}
-    for name, module in COMMANDS.items():
-        try:
-            found[name] = importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:  # a step whose module is not part of this build
-            if exc.name != f"{__name__}.{module}":
-                raise
-    return found
+def _steps() -> dict[str, object]:
+    return {name: importlib.import_module(f"{__name__}.{module}") for name, module in COMMANDS.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"neurofusion {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="<step>", required=True)
-    for name, module in _available().items():
+    for name, module in _steps().items():
         p = sub.add_parser(name, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)
