@@ -36,11 +36,6 @@ def monai_options(args) -> dict:
 
 
 def run(args) -> int:
-    import os
-
-    # Idle OpenMP threads sleep instead of spinning: on a shared or busy machine spinning
-    # threads slowed CPU inference ~20x here. Effective only before torch is first imported.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     from ..embeddings.embed import encode_arrays
     from ..embeddings.encoders import load_encoder
     from ..embeddings.patchfiles import check_unique_participants, open_patch_array, read_grid_patch_ids

@@ -25,11 +25,6 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import os
-
-    # Idle OpenMP threads sleep instead of spinning: on a shared or busy machine spinning
-    # threads slowed CPU inference ~20x here. Effective only before torch is first imported.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import pandas as pd
 
     from ..embeddings.builtin import save_builtin
