@@ -37,3 +37,25 @@ def test_mri_tokens_depend_on_patch_position():
     out = tok(emb, coords, torch.ones(1, 2, dtype=torch.bool))
     assert out.shape == (1, 2, 16)
     assert not torch.allclose(out[0, 0], out[0, 1])
+
+
+def test_per_protein_value_direction_starts_at_the_shared_projection_and_is_per_protein():
+    torch.manual_seed(0)
+    shared = ProteinTokens(tiny_config())
+    own = ProteinTokens(tiny_config(per_protein_value=True))
+    own.load_state_dict(shared.state_dict(), strict=False)  # same shared weights; directions start at 0
+    values = torch.tensor([[0.5, -2.0, 1.0]])
+    flags = torch.zeros(1, 3, 2)
+    category, position = torch.tensor([1, 1, 0]), torch.tensor([0, 1, 0])
+    mask = torch.ones(1, 3, dtype=torch.bool)
+    torch.testing.assert_close(own(values, flags, category, position, mask),
+                               shared(values, flags, category, position, mask))
+    with torch.no_grad():
+        own.value_direction.weight.normal_()
+    out = own(values, flags, category, position, mask)
+    ids = category * own.max_position + position
+    want = shared(values, flags, category, position, mask) + values[..., None] * own.value_direction.weight[ids]
+    torch.testing.assert_close(out, want)
+    # masked proteins contribute nothing through their own direction either
+    hidden = own(values, flags, category, position, torch.tensor([[True, False, True]]))
+    torch.testing.assert_close(hidden[0, 1], shared(torch.zeros(1, 3), flags, category, position, mask)[0, 1])

@@ -108,10 +108,11 @@ class TinyRun:
     configfiles: list[Path]
 
     def snakemake(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-        # one --configfile with every file: a second --configfile flag would replace the first
-        cmd = [str(BIN / "snakemake"), "--cores", str(CORES), "--configfile", *map(str, self.configfiles)]
+        # one --configfile with every file (a second flag would replace the first), last, because
+        # it takes every value after it: targets in ``args`` must come before it
+        cmd = [str(BIN / "snakemake"), "--cores", str(CORES), *args, "--configfile", *map(str, self.configfiles)]
         return subprocess.run(
-            [*cmd, *args], cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
+            cmd, cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
         )
 
     def dry_run(self, *args: str) -> list[Job]:

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 @dataclass(frozen=True)
 class DemoSettings:
     # --- cohort -------------------------------------------------------------------
-    n_subjects: int = 60
+    n_subjects: int = 44
     n_without_scan: int = 2          # the LAST n IDs get no scan (the workflow relies on it)
     n_without_proteins: int = 2      # chosen at random among subjects that have a scan
     sites: tuple[str, ...] = ("siteA", "siteB", "siteC")

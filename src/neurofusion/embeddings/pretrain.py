@@ -31,7 +31,7 @@ from .builtin import BuiltinConfig, BuiltinEncoder
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 30
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
     width: int = 64

@@ -32,6 +32,10 @@ class FusionConfig:
     dropout: float = 0.1
     coord_hidden: int = 64       # width of the 3D position MLP
     coord_scale_mm: float = 100.0  # template mm are divided by this before the MLP
+    # per-protein value direction: protein k's value also enters along a vector of its own
+    # (an FT-Transformer-style feature tokenizer), not only the direction shared by all proteins.
+    # Off in the prototype; it learns from far fewer subjects (see config/model.yaml).
+    per_protein_value: bool = False
     # --- which model --------------------------------------------------------------
     variant: str = "fusion"      # fusion | mri | protein
     missing_modality_token: bool = False  # fusion: learned token stands in for an absent modality

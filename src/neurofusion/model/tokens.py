@@ -2,6 +2,7 @@
 
     MRI token     = Linear(embedding) + MLP(template mm / scale)          position in the brain
     protein token = Linear([value, flags]) + Emb(category) + Emb(position within category)
+                    [+ value x Emb(protein), with per_protein_value: a value direction per protein]
 
 Inputs at masked positions are replaced by zeros first, so whatever a caller leaves
 there (NaN included) never reaches the arithmetic.
@@ -38,6 +39,12 @@ class ProteinTokens(nn.Module):
         self.project = nn.Linear(1 + cfg.num_flags, cfg.hidden_dim)
         self.category = nn.Embedding(cfg.num_categories, cfg.hidden_dim)
         self.position = nn.Embedding(cfg.max_position, cfg.hidden_dim)
+        # protein identity = (category, position within category); zero-initialised, so training
+        # starts from the shared projection and adds a protein's own direction only where it helps
+        self.value_direction = None
+        if cfg.per_protein_value:
+            self.value_direction = nn.Embedding(cfg.num_categories * cfg.max_position, cfg.hidden_dim)
+            nn.init.zeros_(self.value_direction.weight)
 
     def forward(self, values: torch.Tensor, flags: torch.Tensor, category: torch.Tensor,
                 position: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -54,4 +61,8 @@ class ProteinTokens(nn.Module):
         flags = torch.where(mask[..., None], flags.to(values.dtype), 0.0)
         x = torch.cat([values[..., None], flags], dim=-1)                   # (B, K, 1+F)
         code = self.category(category) + self.position(position)            # (K, D)
-        return self.project(x) + code[None]
+        tokens = self.project(x) + code[None]
+        if self.value_direction is not None:
+            own = self.value_direction(category * self.max_position + position)  # (K, D)
+            tokens = tokens + values[..., None] * own[None]
+        return tokens

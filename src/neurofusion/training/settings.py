@@ -10,7 +10,7 @@ from ..model.config import FusionConfig
 
 # model settings a YAML may set; the rest of FusionConfig comes from the data
 MODEL_KEYS = ("hidden_dim", "num_heads", "num_self_layers", "num_cross_layers", "ff_mult", "dropout",
-              "coord_hidden", "coord_scale_mm")
+              "coord_hidden", "coord_scale_mm", "per_protein_value")
 
 
 @dataclass(frozen=True)
