@@ -9,13 +9,13 @@ def add_arguments(parser) -> None:
     parser.add_argument("--t1w", required=True, help="whole-head T1w scan (.nii or .nii.gz, any orientation)")
     parser.add_argument("--out", required=True, help="template-space brain (.nii.gz), robust z-score, 0 outside")
     parser.add_argument("--mask", required=True, help="template-space brain mask (.nii.gz, uint8)")
-    parser.add_argument("--xfm", required=True, help="forward affine transform, ANTs .mat (template -> subject points)")
+    parser.add_argument("--xfm", required=True, help="forward affine transform, ITK/ANTs .mat (template -> subject points)")
     parser.add_argument("--qc", default=None, help="QC picture (.png): three planes with the template outline")
     parser.add_argument("--metrics", default=None, help="metrics (.json): Dice, similarity, volume, time per step, qc_pass")
     parser.add_argument("--resolution", type=float, default=2.0, help="template grid spacing in mm (default 2; 1 works)")
     parser.add_argument("--min-dice", type=float, default=0.85,
                         help="Dice with the template brain mask below which qc_pass is false (default 0.85)")
-    parser.add_argument("--threads", type=int, default=1, help="CPU threads for ANTs and torch (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads for torch (brain extraction) and BLAS; ITK runs on 1 (default 1)")
     parser.add_argument("--seed", type=int, default=None, help="registration seed (default: fixed)")
 
 
@@ -27,8 +27,8 @@ def run(args) -> int:
     threads = set_threads(args.threads)  # torch (deepbet) and BLAS use --threads
     from ..imaging.registration import ITK_THREADS_VAR, SEED
 
-    # ANTs/ITK on one thread: its multi-threaded metric is not reproducible run to run, and the
-    # ITK steps (N4 on a 4 mm grid, a 2-level affine) are small. Must be set before ANTs starts.
+    # ITK on one thread: its multi-threaded metric is not reproducible run to run, and the ITK
+    # steps (N4 on a 4 mm grid, a 2-level affine) are small. Must be set before ITK starts.
     os.environ[ITK_THREADS_VAR] = "1"
     from ..imaging.preprocess import PreprocessOutputs, preprocess_t1w
 

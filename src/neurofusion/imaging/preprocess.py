@@ -1,7 +1,7 @@
 """Whole-head T1w scan -> skull-stripped, bias-corrected, template-space brain (one subject).
 
     read (nibabel, RAS) -> deepbet brain mask -> N4 inside the mask (fit on a >= 4 mm grid)
-      -> affine to the 2 mm template brain (ANTs, centre-of-mass start, 2 levels)
+      -> affine to the 2 mm template brain (SimpleITK, centre-of-mass start, 2 levels)
       -> resample onto the template grid at --resolution -> robust z-score in the brain
 """
 
@@ -18,7 +18,8 @@ import numpy as np
 from ..errors import NeurofusionError
 from ..io import all_or_nothing, write_json
 from .nifti import Scan, load_scan, participant_id_from_path, save_nifti
-from .registration import SEED, AffineSettings, register_affine, resample_to_template, to_ants
+from .registration import (SEED, AffineSettings, n4_bias_field, register_affine, resample_to_template,
+                           resampled_to_spacing, smoothed_to, to_itk)
 from .template import SPACE, check_resolution, load_template
 
 REGISTRATION_RESOLUTION = 2.0  # the template grid the affine is fitted on, whatever the output grid
@@ -94,7 +95,6 @@ def _bias_corrected(scan: Scan, mask: np.ndarray) -> np.ndarray:
     N4's cost grows with voxels x iterations and the field is smooth, so it is fitted on block
     means of the brain's bounding box (>= 4 mm voxels) and interpolated back to the native voxels.
     """
-    import ants
     from scipy import ndimage
 
     data = np.clip(scan.data, 0.0, None)
@@ -106,10 +106,7 @@ def _bias_corrected(scan: Scan, mask: np.ndarray) -> np.ndarray:
     coarse = np.maximum(coarse, 1e-3 * float(np.percentile(coarse[coarse_mask], 99)))
     affine = scan.affine.copy()
     affine[:3, :3] = affine[:3, :3] * factors
-    field = ants.n4_bias_field_correction(
-        to_ants(coarse.astype(np.float32), affine), mask=to_ants(coarse_mask.astype(np.float32), affine),
-        shrink_factor=1, convergence={"iters": list(N4_ITERATIONS), "tol": 1e-4}, return_bias_field=True,
-    ).numpy()
+    field = n4_bias_field(coarse.astype(np.float32), coarse_mask, affine, N4_ITERATIONS, tolerance=1e-4)
     # native voxel i of the box sits at coarse coordinate (i - (f - 1) / 2) / f
     axes = [(np.arange(n) - (f - 1) / 2) / f for n, f in zip(data[box].shape, factors)]
     full = ndimage.map_coordinates(field, np.meshgrid(*axes, indexing="ij"), order=1, mode="nearest")
@@ -124,17 +121,6 @@ def _box_affine(affine: np.ndarray, box: tuple[slice, slice, slice]) -> np.ndarr
     return shifted
 
 
-def _smoothed_to(image, spacing_mm: float):
-    """ANTsImage smoothed so that sampling it at ``spacing_mm`` does not alias."""
-    import ants
-
-    finest = float(min(image.spacing))
-    if spacing_mm <= 1.25 * finest:
-        return image
-    sigma = 0.4 * np.sqrt(spacing_mm**2 - finest**2)  # mm; ~Gaussian of FWHM ≈ the missing resolution
-    return ants.smooth_image(image, sigma, sigma_in_physical_coordinates=True)
-
-
 def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """(x - median) / (1.4826 MAD) inside ``mask``, 0 outside; float32."""
     values = image[mask]
@@ -147,8 +133,6 @@ def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
                    seed: int = SEED, threads: int = 1) -> dict:
     """Run the whole chain for one scan, write every output (all or nothing) and return the metrics."""
-    import ants
-
     from .qc import correlation, dice, save_qc_png
 
     resolution = check_resolution(resolution)
@@ -161,13 +145,13 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
     timer.lap("bias_correction")
 
     reg_tpl = load_template(REGISTRATION_RESOLUTION)
-    fixed = to_ants(reg_tpl.brain, reg_tpl.affine)
+    fixed = to_itk(reg_tpl.brain, reg_tpl.affine)
     box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
     box_affine = _box_affine(scan.affine, box)
     brain = np.where(native_mask[box], corrected[box], 0.0)
-    moving = _smoothed_to(to_ants(brain, box_affine), REGISTRATION_RESOLUTION)
-    if min(moving.spacing) < 0.75 * REGISTRATION_RESOLUTION:
-        moving = ants.resample_image(moving, (REGISTRATION_RESOLUTION,) * 3, use_voxels=False, interp_type=0)  # linear
+    moving = smoothed_to(to_itk(brain, box_affine), REGISTRATION_RESOLUTION)
+    if min(moving.GetSpacing()) < 0.75 * REGISTRATION_RESOLUTION:
+        moving = resampled_to_spacing(moving, REGISTRATION_RESOLUTION)
     workdir = tempfile.mkdtemp(prefix="nf-preproc-")
     try:
         transform = os.path.join(workdir, "fwd.mat")
@@ -175,10 +159,10 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
         timer.lap("registration")
 
         tpl = load_template(resolution)
-        grid = to_ants(np.zeros(tpl.shape, np.float32), tpl.affine)
-        subject = _smoothed_to(to_ants(corrected[box], box_affine), resolution)
+        grid = to_itk(np.zeros(tpl.shape, np.float32), tpl.affine)
+        subject = smoothed_to(to_itk(corrected[box], box_affine), resolution)
         warped = resample_to_template(subject, grid, transform)
-        mask = resample_to_template(to_ants(native_mask[box].astype(np.float32), box_affine), grid, transform) > 0.5
+        mask = resample_to_template(to_itk(native_mask[box].astype(np.float32), box_affine), grid, transform) > 0.5
         if not mask.any():
             raise NeurofusionError("the registered brain falls outside the template grid", path=t1w,
                                    fix="check the header's sform/qform orientation")

@@ -1,14 +1,20 @@
-"""Affine registration of an extracted brain to the template brain with ANTs, and resampling.
+"""ITK images from our arrays, affine registration to the template brain, resampling (SimpleITK).
 
-Coordinates: our arrays are RAS voxel grids with RAS+ mm affines; ANTs works in LPS mm, so
-the conversion flips the first two axes of origin and direction.
+Coordinates: our arrays are RAS voxel grids with RAS+ mm affines; ITK works in LPS mm, so
+the conversion flips the first two axes of origin and direction. SimpleITK arrays are
+indexed [z, y, x], ours [x, y, z]: the conversion transposes.
+
+SimpleITK rather than ANTsPy (both wrap ITK; DESIGN.md asks for the one chosen by
+measurement): on the demo scans N4 gave the same bias field (r = 1.0000) in the same time,
+the affine below reached Dice 0.969-0.970 with the template mask (ANTsPy 'Affine' with the
+same levels: 0.971) in 0.8 s CPU instead of 1.5 s, and a whole `neurofusion preprocess`
+process used ~10 % less CPU (``import ants`` alone takes 1.9 s, SimpleITK 0.2 s, though
+much of what ants imports is imported by the rest of the step anyway).
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,57 +28,122 @@ ITK_THREADS_VAR = "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"
 
 @dataclass(frozen=True)
 class AffineSettings:
-    """Multi-resolution affine (ANTs 'Affine' stage, Mattes MI); initialised by aligning centres of mass.
+    """Multi-resolution affine, Mattes MI on a random 25 % of voxels, regular-step gradient descent.
 
-    Levels run on the fixed (template, 2 mm) grid shrunk by ``shrink`` (8 mm, 4 mm) with Gaussian
-    ``smooth`` (voxels). Measured on synthetic heads (1 thread): 1.4 s CPU, Dice 0.970 with the
-    template mask; adding a 2 mm level gained 0.001 Dice for 1.7-5x the time.
+    Initialised by aligning centres of mass (moments). Levels run on the fixed (template, 2 mm)
+    grid shrunk by ``shrink`` (8 mm, 4 mm) with Gaussian ``smooth`` (voxels); the optimiser
+    starts with ``step_mm`` steps and halves them (``relaxation``) whenever the metric's
+    gradient turns, until ``min_step_mm``. Measured on the demo scans (1 thread): 0.8 s CPU,
+    Dice 0.969-0.970; a 1 mm start step, a 0.7 relaxation or 1e-4 minimum step changed Dice
+    by < 0.0002 for up to 1.4x the time.
     """
 
-    iterations: tuple[int, ...] = (500, 250)
+    iterations: int = 300
     shrink: tuple[int, ...] = (4, 2)
     smooth: tuple[float, ...] = (2.0, 1.0)
-    metric: str = "mattes"
+    bins: int = 32
     sampling_rate: float = 0.25
+    step_mm: float = 2.0
+    min_step_mm: float = 1e-3
+    relaxation: float = 0.5
+    gradient_tolerance: float = 1e-4
 
 
-def to_ants(data: np.ndarray, affine: np.ndarray):
-    """float32 [X, Y, Z] on a RAS+ affine -> ANTsImage (LPS physical space)."""
-    import ants
+def to_itk(data: np.ndarray, affine: np.ndarray):
+    """float32 [X, Y, Z] on a RAS+ affine -> SimpleITK image (LPS physical space)."""
+    import SimpleITK as sitk
 
     spacing = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
     direction = LPS @ affine[:3, :3] / spacing
     origin = LPS @ affine[:3, 3]
-    return ants.from_numpy(np.ascontiguousarray(data, dtype=np.float32), origin=tuple(origin),
-                           spacing=tuple(spacing), direction=direction)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(np.asarray(data, dtype=np.float32).transpose(2, 1, 0)))
+    image.SetSpacing([float(s) for s in spacing])
+    image.SetOrigin([float(o) for o in origin])
+    image.SetDirection([float(d) for d in direction.ravel()])
+    return image
+
+
+def from_itk(image) -> np.ndarray:
+    """SimpleITK image -> array [X, Y, Z] (its own pixel type)."""
+    import SimpleITK as sitk
+
+    return sitk.GetArrayFromImage(image).transpose(2, 1, 0)
 
 
 def register_affine(fixed, moving, transform_out: str, settings: AffineSettings = AffineSettings(),
                     seed: int = SEED) -> None:
-    """Register ``moving`` (brain) to ``fixed`` (template brain); write the forward .mat to ``transform_out``.
+    """Register ``moving`` (brain) to ``fixed`` (template brain); write the forward transform.
 
-    The forward transform maps template points to subject points, as ANTs'
-    ``apply_transforms(fixed=template, moving=subject, transformlist=[mat])`` expects.
+    The transform (ITK ``AffineTransform_double_3_3`` in a .mat file, the format ANTs reads and
+    writes) maps template points to subject points, which is what resampling the subject onto
+    the template grid needs (``antsApplyTransforms -r template -t file.mat`` reads it alike).
     """
-    import ants
+    import SimpleITK as sitk
 
-    os.environ["ANTS_RANDOM_SEED"] = str(seed)
-    ants.config._random_seed = seed  # ANTsPy passes --random-seed only through this setting
-    with tempfile.TemporaryDirectory(prefix="nf-reg-") as tmp:
-        result = ants.registration(
-            fixed=fixed, moving=moving, type_of_transform="Affine", outprefix=os.path.join(tmp, "reg_"),
-            aff_metric=settings.metric, aff_sampling=32, aff_random_sampling_rate=settings.sampling_rate,
-            aff_iterations=settings.iterations, aff_shrink_factors=settings.shrink,
-            aff_smoothing_sigmas=settings.smooth,
-        )
-        mats = [t for t in result["fwdtransforms"] if t.endswith(".mat")]
-        shutil.copyfile(mats[0], transform_out)
+    method = sitk.ImageRegistrationMethod()
+    method.SetMetricAsMattesMutualInformation(settings.bins)
+    method.SetMetricSamplingStrategy(method.RANDOM)
+    method.SetMetricSamplingPercentage(settings.sampling_rate, int(seed) % 2**31)
+    method.SetInterpolator(sitk.sitkLinear)
+    method.SetOptimizerAsRegularStepGradientDescent(
+        learningRate=settings.step_mm, minStep=settings.min_step_mm, numberOfIterations=settings.iterations,
+        relaxationFactor=settings.relaxation, gradientMagnitudeTolerance=settings.gradient_tolerance)
+    method.SetOptimizerScalesFromPhysicalShift()
+    method.SetShrinkFactorsPerLevel(list(settings.shrink))
+    method.SetSmoothingSigmasPerLevel(list(settings.smooth))
+    method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
+    transform = sitk.CenteredTransformInitializer(fixed, moving, sitk.AffineTransform(3),
+                                                  sitk.CenteredTransformInitializerFilter.MOMENTS)
+    method.SetInitialTransform(transform, inPlace=True)
+    method.Execute(fixed, moving)
+    tmp = f"{transform_out}.tmp-{os.getpid()}.mat"  # ITK picks the file format from the suffix
+    sitk.WriteTransform(transform, tmp)
+    os.replace(tmp, transform_out)
 
 
 def resample_to_template(image, template_grid, transform: str, interpolator: str = "linear") -> np.ndarray:
-    """Subject ANTsImage -> float32 array on ``template_grid`` (an ANTsImage) through ``transform``."""
-    import ants
+    """Subject image -> float32 array [X, Y, Z] on ``template_grid`` (an image) through ``transform``."""
+    import SimpleITK as sitk
 
-    out = ants.apply_transforms(fixed=template_grid, moving=image, transformlist=[transform],
-                                interpolator=interpolator, defaultvalue=0)
-    return out.numpy().astype(np.float32)
+    kinds = {"linear": sitk.sitkLinear, "nearest": sitk.sitkNearestNeighbor, "bspline": sitk.sitkBSpline}
+    out = sitk.Resample(image, template_grid, sitk.ReadTransform(transform), kinds[interpolator], 0.0,
+                        sitk.sitkFloat32)
+    return from_itk(out).astype(np.float32)
+
+
+def smoothed_to(image, spacing_mm: float):
+    """Image smoothed so that sampling it at ``spacing_mm`` does not alias."""
+    import SimpleITK as sitk
+
+    finest = float(min(image.GetSpacing()))
+    if spacing_mm <= 1.25 * finest:
+        return image
+    sigma = 0.4 * np.sqrt(spacing_mm**2 - finest**2)  # mm; ~Gaussian of FWHM ≈ the missing resolution
+    return sitk.SmoothingRecursiveGaussian(image, float(sigma))
+
+
+def resampled_to_spacing(image, spacing_mm: float):
+    """Linear resampling onto a grid of ``spacing_mm`` covering the same extent and orientation."""
+    import SimpleITK as sitk
+
+    old_spacing = np.array(image.GetSpacing())
+    size = [max(1, int(round(n * s / spacing_mm))) for n, s in zip(image.GetSize(), old_spacing)]
+    return sitk.Resample(image, size, sitk.Transform(), sitk.sitkLinear, image.GetOrigin(), [spacing_mm] * 3,
+                         image.GetDirection(), 0.0, sitk.sitkFloat32)
+
+
+def n4_bias_field(image: np.ndarray, mask: np.ndarray, affine: np.ndarray, iterations=(10, 10, 10),
+                  tolerance: float = 1e-4) -> np.ndarray:
+    """N4's multiplicative bias field (float32 [X, Y, Z]) of ``image``, fitted inside ``mask``.
+
+    ITK's defaults otherwise (200 histogram bins, one B-spline mesh element, order 3), as ANTs'.
+    """
+    import SimpleITK as sitk
+
+    itk_image = to_itk(image, affine)
+    itk_mask = sitk.Cast(to_itk(mask.astype(np.float32), affine) > 0.5, sitk.sitkUInt8)
+    n4 = sitk.N4BiasFieldCorrectionImageFilter()
+    n4.SetMaximumNumberOfIterations([int(i) for i in iterations])
+    n4.SetConvergenceThreshold(float(tolerance))
+    n4.Execute(itk_image, itk_mask)
+    return np.exp(from_itk(n4.GetLogBiasFieldAsImage(itk_image))).astype(np.float32)

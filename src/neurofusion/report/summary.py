@@ -28,7 +28,7 @@ from .figures import (ablation_figure, calibration_figure, ci_text, confusion_fi
 
 FIGURES = ("roc", "calibration", "confusion", "training_curves", "ablation")
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "nibabel", "nilearn",
-            "antspyx", "monai", "matplotlib", "snakemake")
+            "SimpleITK", "monai", "matplotlib", "snakemake")
 HEADLINE = ("auc", "balanced_accuracy", "sensitivity", "specificity", "f1", "brier", "ece")
 CAPTIONS = {
     "roc": "ROC curves of every variant on the pooled test folds, with 95% bootstrap bands.",
