@@ -28,7 +28,9 @@ def alias_key(text: str) -> str:
 
 
 def _tokens(text: str | None, pattern: str = r"[\s,;/|_]+") -> list[str]:
-    return [t for t in re.split(pattern, text or "") if t]
+    if not isinstance(text, str):  # None, NaN or pandas' NA: a missing cell has no tokens
+        return []
+    return [t for t in re.split(pattern, text) if t]
 
 
 @dataclass

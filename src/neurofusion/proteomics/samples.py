@@ -67,7 +67,7 @@ class SampleMatcher:
         status = np.full(len(sample_ids), KEEP, np.int8)
         participant: list[str | None] = [None] * len(sample_ids)
         for i, raw in enumerate(sample_ids):
-            raw = (raw or "").strip()
+            raw = raw.strip() if isinstance(raw, str) else ""  # None, NaN, pandas NA: no ID
             if CONTROL_ID_PATTERN.match(raw):
                 status[i] = CONTROL_ID
                 continue

@@ -282,12 +282,12 @@ def to_tensors(raw: Raw, norm: Normaliser, coords: np.ndarray, category: np.ndar
     z = np.where(missing, 0.0, z).astype(np.float32)
     flags = np.stack([raw.below_lod & ~missing, missing], axis=-1).astype(np.float32)   # [N, K, 2]
     return Batchable(
-        participant_ids=list(raw.participant_ids), labels=torch.from_numpy(raw.labels),
+        participant_ids=list(raw.participant_ids), labels=torch.from_numpy(np.array(raw.labels)),
         mri=torch.from_numpy(mri), mri_mask=torch.from_numpy(raw.mri_mask.copy()),
         prot_values=torch.from_numpy(z), prot_flags=torch.from_numpy(flags),
-        prot_mask=torch.from_numpy(prot_mask), coords=torch.from_numpy(np.asarray(coords, np.float32)),
-        category=torch.from_numpy(np.asarray(category, np.int64)),
-        position=torch.from_numpy(np.asarray(position, np.int64)))
+        prot_mask=torch.from_numpy(prot_mask), coords=torch.from_numpy(np.array(coords, np.float32)),
+        category=torch.from_numpy(np.array(category, np.int64)),  # np.array copies: pandas 3 arrays are read-only
+        position=torch.from_numpy(np.array(position, np.int64)))
 
 
 def fingerprint(*parts) -> str:
