@@ -59,3 +59,29 @@ def test_whole_head_registers_to_the_template(whole_head, tmp_path):
     assert metrics["qc_pass"] is False and "below min_dice 0.99" in metrics["qc_reason"]
     assert set(metrics["seconds"]) >= {"read", "brain_extraction", "bias_correction", "registration", "total"}
     assert open(files["qc.png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_template_folder_gives_the_same_outputs_as_nilearn(whole_head, tmp_path):
+    """`--template-dir` (files from `neurofusion template`) changes where the template comes from,
+    not the result: image, mask and transform are byte-identical to the in-process template."""
+    assert main(["template", "--resolution", "2", "--out-dir", str(tmp_path / "tpl")]) == 0
+
+    def run(name, *extra):
+        out = tmp_path / name
+        files = [str(out / f) for f in ("p.nii.gz", "m.nii.gz", "x.mat")]
+        assert main(["preprocess", "--t1w", str(whole_head), "--out", files[0], "--mask", files[1], "--xfm", files[2],
+                     "--resolution", "2", *extra]) == 0
+        return [open(f, "rb").read() for f in files]
+
+    assert run("from_folder", "--template-dir", str(tmp_path / "tpl")) == run("from_nilearn")
+
+
+def test_missing_template_file_names_the_file_and_the_fix(whole_head, tmp_path, capsys):
+    code = main(["preprocess", "--t1w", str(whole_head), "--out", str(tmp_path / "p.nii.gz"),
+                 "--mask", str(tmp_path / "m.nii.gz"), "--xfm", str(tmp_path / "x.mat"),
+                 "--template-dir", str(tmp_path / "nowhere")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1
+    assert "tpl-MNI152NLin2009aSym_res-2_desc-brain_T1w.nii.gz" in err[0] and "neurofusion template" in err[0]
+    assert not list(tmp_path.glob("p.nii.gz*")) and not (tmp_path / "x.mat").exists()

@@ -80,7 +80,12 @@ MODEL_CONFIG = shipped(config["model_config"])
 if not PROTEOMICS:
     raise WorkflowError("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
 RES = config["preprocess"]["resolution"]
-RES_LABEL = f"{RES:g}".replace(".", "p")
+def res_label(resolution):
+    """2.0 -> '2', 1.5 -> '1p5': the res- entity of file names."""
+    return f"{float(resolution):g}".replace(".", "p")
+
+
+RES_LABEL = res_label(RES)
 
 
 def _find_scans():
@@ -160,6 +165,16 @@ PREPROC_MASK = f"{PREPROC_STEM}_desc-brain_mask.nii.gz"
 PREPROC_XFM = f"{PREPROC_STEM}_from-T1w_to-{SPACE}_mode-image_xfm.mat"
 PREPROC_QC = f"{PREPROC_STEM}_desc-qc_T1w.png"
 PREPROC_METRICS = f"{PREPROC_STEM}_desc-metrics.json"
+# preprocessing registers on the 2 mm template whatever its output resolution
+# (REGISTRATION_RESOLUTION in src/neurofusion/imaging/preprocess.py; a test checks they agree)
+REGISTRATION_RESOLUTION = 2.0
+TEMPLATE_DIR = f"{R}/template"
+TEMPLATE_RESOLUTIONS = sorted({float(RES), REGISTRATION_RESOLUTION})
+TEMPLATE_FILES = [
+    f"{TEMPLATE_DIR}/tpl-{SPACE}_res-{res_label(r)}_desc-brain_{kind}.nii.gz"
+    for r in TEMPLATE_RESOLUTIONS
+    for kind in ("T1w", "mask")
+]
 PATCH_PATH = f"{R}/patches/sub-{{subject}}/sub-{{subject}}{{ses}}_space-{SPACE}_res-{RES_LABEL}_desc-patches.npy"
 
 
@@ -233,8 +248,9 @@ def encoder_checkpoint():
 STAGE_CODE = {
     "demo": ["demo", "cli/demo.py"],
     "cohort": ["cohort", "cli/cohort.py"],
+    "template": ["imaging/template.py", "imaging/nifti.py", "cli/template.py"],
     "preprocess": ["imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
-    "patches": ["imaging/grid.py", "imaging/patches.py", "imaging/template.py", "cli/patch_grid.py", "cli/patches.py"],
+    "patches": ["imaging/grid.py", "imaging/patches.py", "imaging/template.py", "imaging/nifti.py", "cli/patch_grid.py", "cli/patches.py"],
     "pretrain": ["embeddings", "cli/pretrain_encoder.py"],
     "embed": ["embeddings", "cli/embed.py"],
     "proteins": ["proteomics", "cli/proteins.py"],

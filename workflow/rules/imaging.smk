@@ -1,14 +1,36 @@
 """Imaging: raw whole-head T1w -> template-space brain -> fixed grid of 3D patches.
 
-Inputs: one T1w scan per subject (BIDS). Outputs, per subject under results/preprocess and
+Inputs: one T1w scan per subject (BIDS). Outputs: results/template (nilearn's template brain
+and mask as NIfTI, written once); per subject under results/preprocess and
 results/patches: the MNI152NLin2009aSym brain, its mask, the affine transform, a QC PNG,
 metrics JSON and a float16 patch array; results/patches/grid.parquet shared by all.
 """
 
 
+rule template:
+    output:
+        TEMPLATE_FILES,
+    params:
+        resolutions=" ".join(f"{r:g}" for r in TEMPLATE_RESOLUTIONS),
+        out_dir=lambda w, output: str(PurePath(output[0]).parent),
+        code=code_hash("template"),
+    log:
+        log("template"),
+    benchmark:
+        bench("template")
+    conda:
+        env("imaging")
+    resources:
+        mem_mb=2000,
+        runtime=5,
+    shell:
+        "neurofusion template --resolution {params.resolutions} --out-dir {params.out_dir:q} > {log:q} 2>&1"
+
+
 rule preprocess_t1:
     input:
-        t1w_scan,
+        t1w=t1w_scan,
+        template=TEMPLATE_FILES,
     output:
         image=PREPROC_IMAGE,
         mask=PREPROC_MASK,
@@ -23,6 +45,7 @@ rule preprocess_t1:
     params:
         resolution=RES,
         min_dice=config["preprocess"]["min_dice"],
+        template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
         code=code_hash("preprocess"),
     log:
         log("preprocess/sub-{subject}{ses}"),
@@ -37,7 +60,7 @@ rule preprocess_t1:
         mem_mb=4000,
         runtime=15,
     shell:
-        "neurofusion preprocess --t1w {input:q} --out {output.image:q} --mask {output.mask:q} "
+        "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} --mask {output.mask:q} "
         "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
         "--resolution {params.resolution} --min-dice {params.min_dice} --threads {threads} "
         "> {log:q} 2>&1"

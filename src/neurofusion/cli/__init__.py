@@ -2,7 +2,7 @@
 
 Each step lives in its own module under ``neurofusion.cli`` and provides ``HELP``
 (one line), ``add_arguments(parser)`` and ``run(args) -> int``. Modules import the
-heavy library code (torch, ANTs) inside ``run`` so ``--help`` stays instant.
+heavy library code (torch, ITK) inside ``run`` so ``--help`` stays instant.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from ..errors import NeurofusionError
 COMMANDS: dict[str, str] = {
     "demo-cohort": "demo",
     "cohort": "cohort",
+    "template": "template",
     "preprocess": "preprocess",
     "patch-grid": "patch_grid",
     "patches": "patches",

@@ -131,7 +131,7 @@ def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
-                   seed: int = SEED, threads: int = 1) -> dict:
+                   seed: int = SEED, threads: int = 1, template_dir: str | None = None) -> dict:
     """Run the whole chain for one scan, write every output (all or nothing) and return the metrics."""
     from .qc import correlation, dice, save_qc_png
 
@@ -144,7 +144,8 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
     corrected = _bias_corrected(scan, native_mask)
     timer.lap("bias_correction")
 
-    reg_tpl = load_template(REGISTRATION_RESOLUTION)
+    template_dir = None if template_dir is None else str(template_dir)
+    reg_tpl = load_template(REGISTRATION_RESOLUTION, template_dir)
     fixed = to_itk(reg_tpl.brain, reg_tpl.affine)
     box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
     box_affine = _box_affine(scan.affine, box)
@@ -158,7 +159,7 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
         register_affine(fixed, moving, transform, AffineSettings(), seed=seed)
         timer.lap("registration")
 
-        tpl = load_template(resolution)
+        tpl = load_template(resolution, template_dir)
         grid = to_itk(np.zeros(tpl.shape, np.float32), tpl.affine)
         subject = smoothed_to(to_itk(corrected[box], box_affine), resolution)
         warped = resample_to_template(subject, grid, transform)
