@@ -70,3 +70,10 @@ def test_affine_recovers_a_known_shift_and_is_reproducible(tmp_path):
         lps = np.array(point_ras) * [-1, -1, 1]
         mapped = np.array(tx.TransformPoint(tuple(lps))) * [-1, -1, 1]
         np.testing.assert_allclose(mapped, np.array(point_ras) + shift, atol=0.5)
+
+
+def test_seed_zero_is_not_the_wall_clock():
+    from neurofusion.imaging.registration import itk_seed
+
+    assert itk_seed(0) != 0 and itk_seed(2**31) != 0
+    assert itk_seed(20240601) == 20240601

@@ -42,3 +42,8 @@ def test_workflow_registers_on_the_library_registration_resolution():
     common = (Path(__file__).resolve().parents[2] / "workflow" / "rules" / "common.smk").read_text()
     declared = float(re.search(r"^REGISTRATION_RESOLUTION = ([0-9.]+)", common, re.M).group(1))
     assert declared == REGISTRATION_RESOLUTION
+
+
+def test_fractional_resolutions_are_refused_with_the_choices():
+    with pytest.raises(NeurofusionError, match="whole number of mm"):
+        load_template(1.5)

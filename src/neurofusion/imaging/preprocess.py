@@ -146,6 +146,7 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
 
     template_dir = None if template_dir is None else str(template_dir)
     reg_tpl = load_template(REGISTRATION_RESOLUTION, template_dir)
+    tpl = load_template(resolution, template_dir)  # both before any work: a missing file fails fast
     fixed = to_itk(reg_tpl.brain, reg_tpl.affine)
     box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
     box_affine = _box_affine(scan.affine, box)
@@ -159,7 +160,6 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
         register_affine(fixed, moving, transform, AffineSettings(), seed=seed)
         timer.lap("registration")
 
-        tpl = load_template(resolution, template_dir)
         grid = to_itk(np.zeros(tpl.shape, np.float32), tpl.affine)
         subject = smoothed_to(to_itk(corrected[box], box_affine), resolution)
         warped = resample_to_template(subject, grid, transform)

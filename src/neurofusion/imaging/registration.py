@@ -14,6 +14,7 @@ much of what ants imports is imported by the rest of the step anyway).
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -49,6 +50,30 @@ class AffineSettings:
     gradient_tolerance: float = 1e-4
 
 
+@contextlib.contextmanager
+def one_itk_thread():
+    """Run ITK on one thread inside the block (its global default is restored afterwards).
+
+    ITK sums the registration metric over threads in a varying order, and the pyramid's
+    smoothing and resampling filters take the global default, so only one thread throughout
+    makes a fit repeat exactly, whatever the caller's environment.
+    """
+    import SimpleITK as sitk
+
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(before)
+
+
+def itk_seed(seed: int) -> int:
+    """A seed ITK takes as a seed: 0 would mean 'seed from the wall clock', so 0 becomes 2**31 - 1."""
+    value = int(seed) % 2**31
+    return value if value else 2**31 - 1
+
+
 def to_itk(data: np.ndarray, affine: np.ndarray):
     """float32 [X, Y, Z] on a RAS+ affine -> SimpleITK image (LPS physical space)."""
     import SimpleITK as sitk
@@ -80,10 +105,16 @@ def register_affine(fixed, moving, transform_out: str, settings: AffineSettings 
     """
     import SimpleITK as sitk
 
+    with one_itk_thread():
+        _register(sitk, fixed, moving, transform_out, settings, seed)
+
+
+def _register(sitk, fixed, moving, transform_out: str, settings: AffineSettings, seed: int) -> None:
     method = sitk.ImageRegistrationMethod()
+    method.SetNumberOfThreads(1)
     method.SetMetricAsMattesMutualInformation(settings.bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(settings.sampling_rate, int(seed) % 2**31)
+    method.SetMetricSamplingPercentage(settings.sampling_rate, itk_seed(seed))
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(
         learningRate=settings.step_mm, minStep=settings.min_step_mm, numberOfIterations=settings.iterations,
@@ -123,7 +154,10 @@ def smoothed_to(image, spacing_mm: float):
 
 
 def resampled_to_spacing(image, spacing_mm: float):
-    """Linear resampling onto a grid of ``spacing_mm`` covering the same extent and orientation."""
+    """Linear resampling onto a grid of ``spacing_mm`` with the same origin and orientation.
+
+    The new grid covers the old extent to within half a new voxel at the far end.
+    """
     import SimpleITK as sitk
 
     old_spacing = np.array(image.GetSpacing())
@@ -145,5 +179,7 @@ def n4_bias_field(image: np.ndarray, mask: np.ndarray, affine: np.ndarray, itera
     n4 = sitk.N4BiasFieldCorrectionImageFilter()
     n4.SetMaximumNumberOfIterations([int(i) for i in iterations])
     n4.SetConvergenceThreshold(float(tolerance))
-    n4.Execute(itk_image, itk_mask)
-    return np.exp(from_itk(n4.GetLogBiasFieldAsImage(itk_image))).astype(np.float32)
+    with one_itk_thread():  # a small coarse grid; one thread keeps the fit identical run to run
+        n4.Execute(itk_image, itk_mask)
+        field = n4.GetLogBiasFieldAsImage(itk_image)
+    return np.exp(from_itk(field)).astype(np.float32)
