@@ -25,15 +25,11 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     from ..runtime import set_threads
 
-    import os
-
-    threads = set_threads(args.threads)  # torch (deepbet) and BLAS use --threads
-    from ..imaging.registration import ITK_THREADS_VAR, SEED
-
-    # ITK on one thread: its multi-threaded metric is not reproducible run to run, and the ITK
-    # steps (N4 on a 4 mm grid, a 2-level affine) are small. Must be set before ITK starts.
-    os.environ[ITK_THREADS_VAR] = "1"
+    # torch (deepbet), BLAS and ITK's resampling use --threads; the ITK fits (affine, N4) run on
+    # one thread whatever this says, so that they repeat exactly (registration.one_itk_thread)
+    threads = set_threads(args.threads)
     from ..imaging.preprocess import PreprocessOutputs, preprocess_t1w
+    from ..imaging.registration import SEED
 
     outputs = PreprocessOutputs(image=args.out, mask=args.mask, transform=args.xfm, qc_png=args.qc,
                                 metrics=args.metrics)

@@ -131,7 +131,7 @@ def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
-                   seed: int = SEED, threads: int = 1, template_dir: str | None = None) -> dict:
+                   seed: int = SEED, threads: int = 1, template_dir: str | os.PathLike | None = None) -> dict:
     """Run the whole chain for one scan, write every output (all or nothing) and return the metrics."""
     from .qc import correlation, dice, save_qc_png
 
@@ -144,7 +144,6 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
     corrected = _bias_corrected(scan, native_mask)
     timer.lap("bias_correction")
 
-    template_dir = None if template_dir is None else str(template_dir)
     reg_tpl = load_template(REGISTRATION_RESOLUTION, template_dir)
     tpl = load_template(resolution, template_dir)  # both before any work: a missing file fails fast
     fixed = to_itk(reg_tpl.brain, reg_tpl.affine)

@@ -22,9 +22,6 @@ import numpy as np
 
 LPS = np.diag([-1.0, -1.0, 1.0])
 SEED = 20240601
-# ITK sums the metric over threads in a varying order, so a fit is reproducible only on one ITK
-# thread; ITK reads this variable once, before its first use (the CLI sets it to 1).
-ITK_THREADS_VAR = "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"
 
 
 @dataclass(frozen=True)
@@ -106,12 +103,14 @@ def register_affine(fixed, moving, transform_out: str, settings: AffineSettings 
     import SimpleITK as sitk
 
     with one_itk_thread():
-        _register(sitk, fixed, moving, transform_out, settings, seed)
+        transform = _fit_affine(sitk, fixed, moving, settings, seed)
+    tmp = f"{transform_out}.tmp-{os.getpid()}.mat"  # ITK picks the file format from the suffix
+    sitk.WriteTransform(transform, tmp)
+    os.replace(tmp, transform_out)
 
 
-def _register(sitk, fixed, moving, transform_out: str, settings: AffineSettings, seed: int) -> None:
+def _fit_affine(sitk, fixed, moving, settings: AffineSettings, seed: int):
     method = sitk.ImageRegistrationMethod()
-    method.SetNumberOfThreads(1)
     method.SetMetricAsMattesMutualInformation(settings.bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentage(settings.sampling_rate, itk_seed(seed))
@@ -127,9 +126,7 @@ def _register(sitk, fixed, moving, transform_out: str, settings: AffineSettings,
                                                   sitk.CenteredTransformInitializerFilter.MOMENTS)
     method.SetInitialTransform(transform, inPlace=True)
     method.Execute(fixed, moving)
-    tmp = f"{transform_out}.tmp-{os.getpid()}.mat"  # ITK picks the file format from the suffix
-    sitk.WriteTransform(transform, tmp)
-    os.replace(tmp, transform_out)
+    return transform
 
 
 def resample_to_template(image, template_grid, transform: str, interpolator: str = "linear") -> np.ndarray:

@@ -72,7 +72,6 @@ def write_template(directory: str | os.PathLike, resolution: float) -> tuple[Pat
 
     tpl = load_template(resolution)
     brain, mask = template_paths(directory, resolution)
-    brain.parent.mkdir(parents=True, exist_ok=True)
     with all_or_nothing(brain, mask) as (tmp_brain, tmp_mask):
         save_nifti(tmp_brain, tpl.brain, tpl.affine, np.float32)
         save_nifti(tmp_mask, tpl.mask, tpl.affine, np.uint8)
