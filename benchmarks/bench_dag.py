@@ -14,6 +14,10 @@ outputs): the floor Snakemake itself sets. Goal: ratio <= 1.5.
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import os
 import re
@@ -25,6 +29,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from neurofusion.runtime import cpu_description
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -242,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="also print a cProfile of our dry run")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args(argv)
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_dag_"))
     try:

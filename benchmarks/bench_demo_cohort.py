@@ -15,6 +15,10 @@ per-scan time x 58 / workers, plus the head model.
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import os
 import sys
@@ -23,6 +27,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from neurofusion.runtime import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
@@ -47,6 +53,7 @@ def main() -> int:
     parser.add_argument("--n", type=int, default=12, help="subjects in the whole-cohort runs (default 12)")
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
 
     import nibabel as nib
     from nibabel.processing import resample_from_to

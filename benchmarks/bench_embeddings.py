@@ -14,6 +14,10 @@ are divided by the dense bf16 peak of the GPU (table below, or --peak-tflops).
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import os
 import sys
@@ -27,6 +31,7 @@ import torch  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
+from neurofusion.runtime import cpu_description
 from neurofusion.embeddings.builtin import BuiltinConfig, BuiltinEncoder  # noqa: E402
 from neurofusion.embeddings.embed import encode_arrays  # noqa: E402
 from neurofusion.embeddings.encoders import LoadedEncoder  # noqa: E402
@@ -128,6 +133,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--peak-tflops", type=float, default=None, help="override the GPU's dense bf16 peak")
     args = ap.parse_args(argv)
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
 
     torch.set_num_threads(args.threads)
     cuda = args.device == "cuda"

@@ -15,6 +15,10 @@ it ran.
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import copy
 import statistics
@@ -24,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from neurofusion.runtime import cpu_description
 from neurofusion.model import FusionConfig, FusionModel
 
 
@@ -177,6 +182,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (median reported)")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)

@@ -9,6 +9,10 @@ faster than iterating a TorchIO GridSampler over the same volume. All measured i
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import statistics
 import tempfile
@@ -18,6 +22,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 
+from neurofusion.runtime import cpu_description
 from neurofusion.imaging.grid import build_grid, write_grid
 from neurofusion.imaging.patches import extract_patches, write_patches
 from neurofusion.imaging.template import load_template
@@ -52,6 +57,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--resolution", type=float, default=2.0)
     args = parser.parse_args()
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
 
     tpl = load_template(args.resolution)
     with tempfile.TemporaryDirectory() as tmp:

@@ -14,6 +14,10 @@ Wall times on a shared machine vary; CPU seconds (all threads) are printed besid
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import json
 import subprocess
@@ -21,6 +25,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from neurofusion.runtime import cpu_description
 
 CLINICA_T1_LINEAR_SECONDS = 360.0
 STEPS = ["read", "brain_extraction", "bias_correction", "registration", "resample", "write"]
@@ -79,6 +85,7 @@ def main() -> None:
     parser.add_argument("--no-baseline", action="store_true", help="skip the raw-head one-step affine baseline")
     parser.add_argument("--baseline-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
     if args.baseline_child:
         baseline_child(args.baseline_child)
         return

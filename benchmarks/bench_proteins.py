@@ -11,6 +11,10 @@ size of the proteins.parquet it writes.
 
 from __future__ import annotations
 
+from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: the steps' kernels
+
+choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
+
 import argparse
 import json
 import subprocess
@@ -22,6 +26,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
+
+from neurofusion.runtime import cpu_description
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = r"""
@@ -92,6 +98,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=1000)
     parser.add_argument("--keep", type=Path, help="folder for the generated table (reused when present)")
     args = parser.parse_args()
+    print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
     samples = 10000 if args.full else args.samples
     work = args.keep or Path(tempfile.mkdtemp(prefix="bench_proteins_"))
     work.mkdir(parents=True, exist_ok=True)

@@ -41,3 +41,38 @@ def pick_device(requested: str = "auto"):
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(requested)
+
+
+# vector extensions that change how fast (not what) this workload computes, as /proc/cpuinfo
+# names them: AVX-512 with BF16 and AMX make bf16 autocast on CPU pay off
+_EXTENSIONS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_tile", "AMX"))
+
+
+def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU model, its core count and vector extensions, e.g. 'AMD EPYC, 2 cores, AVX2 AVX-512'.
+
+    Printed by every benchmark beside its ratios, because a figure measured on an
+    AVX-512/AMX machine does not hold on an AVX2-only one.
+    """
+    import platform
+
+    model, flags = "", set()
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                key, _, value = (part.strip() for part in line.partition(":"))
+                if key == "model name" and not model:
+                    model = value
+                elif key in ("flags", "Features") and not flags:
+                    flags = set(value.split())
+    except OSError:  # not Linux: platform's name is all there is
+        pass
+    found = [name for flag, name in _EXTENSIONS if flag in flags] or ["no AVX2"]
+    try:
+        import torch
+
+        kernels = f"; torch kernels {torch.backends.cpu.get_cpu_capability()}"
+    except (ImportError, AttributeError):  # pragma: no cover
+        kernels = ""
+    return f"{model or platform.processor() or platform.machine()}, {os.cpu_count() or 1} cores, " \
+           f"{' '.join(found)}{kernels}"

@@ -1,10 +1,10 @@
 import numpy as np
 import torch
 
+from neurofusion.embeddings.builtin import load_builtin, save_builtin
 from neurofusion.embeddings.pretrain import PretrainConfig, nt_xent, pretrain_builtin, sample_patches
 
-TINY = dict(epochs=6, batch_size=16, lr=3e-3, width=16, stem_channels=4, patches_per_epoch=64,
-            max_seconds=600)
+TINY = dict(epochs=6, batch_size=16, lr=3e-3, width=16, stem_channels=4, patches_per_epoch=64)
 
 
 def test_nt_xent_prefers_matching_views():
@@ -32,3 +32,24 @@ def test_pretraining_reduces_loss_and_is_reproducible(patch_maker):
         assert torch.equal(va, vb), k
     enc_c, _, _ = pretrain_builtin(patches, PretrainConfig(seed=4, **TINY))
     assert not torch.equal(enc_c.pool_proj.weight, enc_a.pool_proj.weight)
+
+
+def test_budget_is_epochs_and_history_has_no_clock(patch_maker):
+    patches = np.concatenate([patch_maker(16, 12, seed=i) for i in range(2)])
+    cfg = PretrainConfig(seed=1, **TINY)
+    assert cfg.max_seconds is None
+    _, history, summary = pretrain_builtin(patches, cfg)
+    assert summary["epochs_run"] == summary["epochs_planned"] == TINY["epochs"]
+    assert all(set(row) == {"epoch", "loss", "lr", "patches"} for row in history)
+
+
+def test_a_time_limit_that_stops_the_run_is_recorded(patch_maker, tmp_path):
+    patches = np.concatenate([patch_maker(16, 12, seed=i) for i in range(2)])
+    cfg = PretrainConfig(seed=1, **{**TINY, "max_seconds": 1e-9})
+    encoder, history, summary = pretrain_builtin(patches, cfg)
+    assert summary["stopped_by_max_seconds"] and summary["epochs_run"] == 1 < summary["epochs_planned"]
+    assert history[0]["patches"] == TINY["batch_size"]  # it stopped after the first step
+    save_builtin(tmp_path / "encoder.pt", encoder, summary)
+    outcome = load_builtin(tmp_path / "encoder.pt").pretrain_outcome
+    assert outcome == {"epochs_run": 1, "epochs_planned": TINY["epochs"], "stopped_by_max_seconds": True,
+                       "max_seconds": 1e-9}

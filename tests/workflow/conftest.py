@@ -29,7 +29,7 @@ CORES = 2
 TINY_CONFIG = {
     "demo_cohort": {"n_subjects": 14, "n_without_scan": 1, "seed": 7},
     "cohort": {"folds": 2},
-    "embedding": {"shard_size": 8, "pretrain": {"epochs": 2, "max_seconds": 10}},
+    "embedding": {"shard_size": 8, "pretrain": {"epochs": 2}},
     "evaluate": {"bootstrap": 200},
     "model_config": "tiny_model.yaml",
 }
@@ -107,10 +107,10 @@ class TinyRun:
     root: Path
     configfiles: list[Path]
 
-    def snakemake(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    def snakemake(self, *args: str, timeout: float = 900, cores: int = CORES) -> subprocess.CompletedProcess:
         # one --configfile with every file (a second flag would replace the first), last, because
         # it takes every value after it: targets in ``args`` must come before it
-        cmd = [str(BIN / "snakemake"), "--cores", str(CORES), *args, "--configfile", *map(str, self.configfiles)]
+        cmd = [str(BIN / "snakemake"), "--cores", str(cores), *args, "--configfile", *map(str, self.configfiles)]
         return subprocess.run(
             cmd, cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
         )
@@ -164,3 +164,34 @@ def tiny_run(tmp_path_factory) -> TinyRun:
 def tiny_copy(tiny_run, tmp_path) -> TinyRun:
     """A private copy of the finished tiny run, for a test that changes something."""
     return tiny_run.copy(tmp_path / "run")
+
+
+# Outputs that may differ between two runs of the same inputs: logs, Snakemake's resource
+# benchmarks, and the per-step times in the preprocessing metrics (compared without them).
+_RUN_DEPENDENT = ("logs", "benchmarks")
+_TIMING_KEYS = ("seconds", "cpu_seconds")
+
+
+def result_files(results: Path) -> list[Path]:
+    """Every output file of a run, relative to its results folder, logs and benchmarks left out."""
+    return sorted(p.relative_to(results) for p in results.rglob("*")
+                  if p.is_file() and p.relative_to(results).parts[0] not in _RUN_DEPENDENT)
+
+
+def assert_same_results(expected: Path, actual: Path) -> None:
+    """Two results folders hold the same files with the same bytes (timings aside)."""
+    import json
+
+    files = result_files(expected)
+    assert files == result_files(actual), "the two runs wrote different sets of files"
+    differ = []
+    for rel in files:
+        a, b = expected / rel, actual / rel
+        if rel.name.endswith("_desc-metrics.json"):
+            strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in _TIMING_KEYS}
+            same = strip(a) == strip(b)
+        else:
+            same = a.read_bytes() == b.read_bytes()
+        if not same:
+            differ.append(str(rel))
+    assert not differ, f"{len(differ)} of {len(files)} outputs differ: {differ[:20]}"

@@ -79,6 +79,15 @@ CATEGORIES = shipped(config["proteins"]["categories"])
 MODEL_CONFIG = shipped(config["model_config"])
 if not PROTEOMICS:
     raise WorkflowError("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
+# Threads: a rule's `threads:` is what the scheduler reserves (Snakemake lowers it to
+# --cores, and SLURM turns it into --cpus-per-task); the step itself always computes with
+# the configured count (`params.threads`), because float reductions split over another
+# number of threads give other bits, and results must not depend on --cores.
+def time_limit(seconds):
+    """The optional pretraining time cap as a flag ('' when off, the reproducible default)."""
+    return "" if seconds is None else f"--max-seconds {seconds} "
+
+
 RES = config["preprocess"]["resolution"]
 def res_label(resolution):
     """2.0 -> '2', 1.5 -> '1p5': the res- entity of file names."""
@@ -245,19 +254,20 @@ def encoder_checkpoint():
 
 
 # ---- code hashes: editing a stage's library code reruns that stage (and what follows) ----
+# kernels.py in every stage: it picks the CPU kernels every step computes with
 STAGE_CODE = {
-    "demo": ["demo", "cli/demo.py"],
-    "cohort": ["cohort", "cli/cohort.py"],
-    "template": ["imaging/template.py", "imaging/nifti.py", "cli/template.py"],
-    "preprocess": ["imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
-    "patches": ["imaging/grid.py", "imaging/patches.py", "imaging/template.py", "imaging/nifti.py", "cli/patch_grid.py", "cli/patches.py"],
-    "pretrain": ["embeddings", "cli/pretrain_encoder.py"],
-    "embed": ["embeddings", "cli/embed.py"],
-    "proteins": ["proteomics", "cli/proteins.py"],
-    "train": ["model", "training", "cli/train.py"],
-    "evaluate": ["evaluation", "cli/evaluate.py"],
-    "attention": ["attention", "model", "cli/export_attention.py"],
-    "summary": ["report", "cli/summary.py"],
+    "demo": ["kernels.py", "demo", "cli/demo.py"],
+    "cohort": ["kernels.py", "cohort", "cli/cohort.py"],
+    "template": ["kernels.py", "imaging/template.py", "imaging/nifti.py", "cli/template.py"],
+    "preprocess": ["kernels.py", "imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
+    "patches": ["kernels.py", "imaging/grid.py", "imaging/patches.py", "imaging/template.py", "imaging/nifti.py", "cli/patch_grid.py", "cli/patches.py"],
+    "pretrain": ["kernels.py", "embeddings", "torchfile.py", "cli/pretrain_encoder.py"],
+    "embed": ["kernels.py", "embeddings", "torchfile.py", "cli/embed.py"],
+    "proteins": ["kernels.py", "proteomics", "cli/proteins.py"],
+    "train": ["kernels.py", "model", "training", "torchfile.py", "cli/train.py"],
+    "evaluate": ["kernels.py", "evaluation", "cli/evaluate.py"],
+    "attention": ["kernels.py", "attention", "model", "torchfile.py", "cli/export_attention.py"],
+    "summary": ["kernels.py", "report", "cli/summary.py"],
 }
 _CODE_HASHES = {}
 

@@ -21,7 +21,8 @@ if config["embedding"]["encoder"] == "builtin":
             lr=config["embedding"]["pretrain"]["lr"],
             width=config["embedding"]["pretrain"]["width"],
             seed=config["embedding"]["pretrain"]["seed"],
-            max_seconds=config["embedding"]["pretrain"]["max_seconds"],
+            max_seconds=time_limit(config["embedding"]["pretrain"].get("max_seconds")),
+            threads=config["embedding"]["threads"],
             device=config["embedding"]["device"],
             code=code_hash("pretrain"),
         log:
@@ -38,7 +39,7 @@ if config["embedding"]["encoder"] == "builtin":
             "neurofusion pretrain-encoder --patches-dir {params.patches_dir:q} --grid {input.grid:q} "
             "--out {output.model:q} --history {output.history:q} --epochs {params.epochs} "
             "--batch-size {params.batch} --lr {params.lr} --width {params.width} --seed {params.seed} "
-            "--max-seconds {params.max_seconds} --threads {threads} --device {params.device} > {log:q} 2>&1"
+            "{params.max_seconds}--threads {params.threads} --device {params.device} > {log:q} 2>&1"
 
 
 rule embed_patches:
@@ -52,6 +53,7 @@ rule embed_patches:
         encoder=encoder_spec(),
         dtype=config["embedding"]["dtype"],
         batch=config["embedding"]["batch_size"],
+        threads=config["embedding"]["threads"],
         device=config["embedding"]["device"],
         code=code_hash("embed"),
     log:
@@ -66,5 +68,5 @@ rule embed_patches:
         runtime=60,
     shell:
         "neurofusion embed {params.encoder} --patches {input.patches:q} --grid {input.grid:q} "
-        "--out {output:q} --dtype {params.dtype} --batch-size {params.batch} --threads {threads} "
+        "--out {output:q} --dtype {params.dtype} --batch-size {params.batch} --threads {params.threads} "
         "--device {params.device} > {log:q} 2>&1"

@@ -58,6 +58,7 @@ rule export_attention:
         out_dir=lambda w, output: str(PurePath(output.attention).parent),
         truth=lambda w, input: f"--truth {input.truth[0]}" if input.truth else "",
         per_head="--per-head" if config["attention"]["per_head"] else "",
+        threads=config["train"]["threads"],
         device=config["train"]["device"],
         code=code_hash("attention"),
     log:
@@ -73,7 +74,7 @@ rule export_attention:
     shell:
         "neurofusion export-attention --checkpoints {input.models:q} --cohort {input.cohort:q} "
         "--embeddings {input.embeddings:q} --grid {input.grid:q} --proteins {input.proteins:q} "
-        "--catalog {input.catalog:q} {params.truth} {params.per_head} --threads {threads} "
+        "--catalog {input.catalog:q} {params.truth} {params.per_head} --threads {params.threads} "
         "--device {params.device} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 

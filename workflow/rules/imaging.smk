@@ -46,6 +46,7 @@ rule preprocess_t1:
         resolution=RES,
         min_dice=config["preprocess"]["min_dice"],
         template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
+        threads=config["preprocess"]["threads"],
         code=code_hash("preprocess"),
     log:
         log("preprocess/sub-{subject}{ses}"),
@@ -62,7 +63,7 @@ rule preprocess_t1:
     shell:
         "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} --mask {output.mask:q} "
         "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
-        "--resolution {params.resolution} --min-dice {params.min_dice} --threads {threads} "
+        "--resolution {params.resolution} --min-dice {params.min_dice} --threads {params.threads} "
         "> {log:q} 2>&1"
 
 

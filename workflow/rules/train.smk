@@ -20,6 +20,7 @@ rule train:
         predictions=f"{R}/train/{{variant}}/fold-{{fold}}/predictions.parquet",
     params:
         out_dir=lambda w, output: str(PurePath(output.model).parent),
+        threads=config["train"]["threads"],
         device=config["train"]["device"],
         code=code_hash("train"),
     log:
@@ -36,5 +37,5 @@ rule train:
         "neurofusion train --cohort {input.cohort:q} --embeddings {input.embeddings:q} "
         "--grid {input.grid:q} --proteins {input.proteins:q} --catalog {input.catalog:q} "
         "--config {input.model_config:q} --variant {wildcards.variant} --fold {wildcards.fold} "
-        "--out-dir {params.out_dir:q} --threads {threads} "
+        "--out-dir {params.out_dir:q} --threads {params.threads} "
         "--device {params.device} > {log:q} 2>&1"

@@ -18,6 +18,14 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from .. import __version__
 from ..errors import NeurofusionError
+from ..kernels import choose_cpu_kernels
+
+# Every step computes with the same (AVX2) CPU kernels on every x86-64 machine, so an
+# AVX-512 machine gives the bits an AVX2 one does (see kernels.py). Before torch/NumPy load.
+try:
+    CPU_KERNELS = choose_cpu_kernels()
+except NeurofusionError as _exc:
+    sys.exit(f"neurofusion: error: {_exc}")
 
 # step name -> module; the order is the pipeline's order, as --help shows it.
 COMMANDS: dict[str, str] = {

@@ -62,6 +62,7 @@ def run(args) -> int:
     flat = encode_arrays(encoder, arrays, batch_size=args.batch_size, device=device, names=participants)
     values = flat.reshape(len(files), len(patch_ids), encoder.width)  # [N, P, E]
     write_embedding_shard(args.out, participants, patch_ids, values, encoder=encoder.name,
-                          checkpoint_sha256=encoder.checkpoint_sha256, dtype=args.dtype)
+                          checkpoint_sha256=encoder.checkpoint_sha256, dtype=args.dtype,
+                          pretrain=encoder.pretrain)
     print(f"wrote {args.out}", flush=True)
     return 0

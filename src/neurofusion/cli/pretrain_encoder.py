@@ -15,7 +15,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--width", type=int, default=64, help="embedding size E")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-seconds", type=float, default=60.0, help="stop training after this long")
+    parser.add_argument("--max-seconds", type=float, default=None,
+                        help="optional wall-clock cap; a run it stops is not reproducible (recorded in the checkpoint)")
     parser.add_argument("--patches-per-epoch", type=int, default=2048,
                         help="random patches drawn per epoch (all when fewer)")
     parser.add_argument("--max-patches", type=int, default=200_000,

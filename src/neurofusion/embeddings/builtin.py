@@ -14,7 +14,6 @@ that builds the network, its weights and a summary of the pretraining run.
 
 from __future__ import annotations
 
-import io
 import os
 from dataclasses import asdict, dataclass
 
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 
 from ..errors import NeurofusionError
+from ..torchfile import save_torch
 
 CHECKPOINT_FORMAT = "neurofusion.builtin_encoder"
 CHECKPOINT_VERSION = 1
@@ -69,23 +69,15 @@ class BuiltinEncoder(nn.Module):
 
 
 def save_builtin(path: str | os.PathLike, encoder: BuiltinEncoder, pretrain_summary: dict) -> None:
-    """Write the checkpoint dict to ``path`` (the caller makes it atomic).
-
-    Saved through a buffer: torch.save names the zip's root folder after the file, and the
-    atomic writer's temporary name is random, which would change the bytes (and the
-    checkpoint hash in every shard) on each run.
-    """
+    """Write the checkpoint dict to ``path`` (the caller makes it atomic); same bytes on rerun."""
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    buffer = io.BytesIO()
-    torch.save({
+    save_torch({
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "config": asdict(encoder.cfg),
         "state_dict": state,
         "pretrain": pretrain_summary,
-    }, buffer)
-    with open(path, "wb") as f:
-        f.write(buffer.getvalue())
+    }, path)
 
 
 def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
@@ -106,4 +98,12 @@ def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
     except (KeyError, TypeError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NeurofusionError(f"checkpoint does not match the built-in encoder ({first})", path=path, fix=fix)
+    encoder.pretrain_outcome = pretrain_outcome(ckpt.get("pretrain") or {})
     return encoder.eval()
+
+
+def pretrain_outcome(summary: dict) -> dict:
+    """What the embedding shards (and so the report) carry about how pretraining ended."""
+    return {"epochs_run": summary.get("epochs_run"), "epochs_planned": summary.get("epochs_planned"),
+            "stopped_by_max_seconds": bool(summary.get("stopped_by_max_seconds", False)),
+            "max_seconds": (summary.get("config") or {}).get("max_seconds")}

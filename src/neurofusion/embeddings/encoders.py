@@ -27,6 +27,7 @@ class LoadedEncoder:
     width: int  # E
     checkpoint_sha256: str | None  # of the weights file; None for the intensity baseline
     autocast: bool = True  # bf16 autocast on CUDA (off for TorchScript: a scripted graph keeps its own dtypes)
+    pretrain: dict | None = None  # builtin only: how its pretraining ended (epochs run/planned, time limit hit)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -61,4 +62,5 @@ def load_encoder(kind: str, weights: str | os.PathLike | None = None, *, patch_s
         from .monai_encoder import load_monai_encoder, parse_monai_options
 
         module = load_monai_encoder(weights, parse_monai_options(monai_options or {}))
-    return LoadedEncoder(module, module.name, int(module.width), file_sha256(weights), autocast=kind != "torchscript")
+    return LoadedEncoder(module, module.name, int(module.width), file_sha256(weights), autocast=kind != "torchscript",
+                         pretrain=getattr(module, "pretrain_outcome", None))

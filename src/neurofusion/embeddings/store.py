@@ -65,11 +65,13 @@ def write_embedding_shard(
     encoder: str,
     checkpoint_sha256: str | None,
     dtype: str = "float32",
+    pretrain: dict | None = None,
 ) -> None:
     """Write one shard atomically.
 
     ``values`` is ``[N, P, E]`` for ``participant_ids`` (N) x ``patch_ids`` (P); rows
-    come out sorted by participant, then patch, whatever the input order.
+    come out sorted by participant, then patch, whatever the input order. ``pretrain``
+    (builtin encoder) records how its pretraining ended, e.g. stopped by a time limit.
     """
     values = np.asarray(values)
     patch_ids = np.asarray(patch_ids, dtype=np.int64)
@@ -79,6 +81,8 @@ def write_embedding_shard(
     if len(set(participant_ids)) != n:
         raise ValueError("participant_ids must be unique within a shard")
     meta = shard_metadata(encoder, e, checkpoint_sha256, dtype)
+    if pretrain is not None:
+        meta["pretrain"] = pretrain
 
     subj_order = np.argsort(np.asarray(participant_ids, dtype=object), kind="stable")
     patch_order = np.argsort(patch_ids, kind="stable")

@@ -197,7 +197,7 @@ def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice,
     reason = "" if qc_pass else f"registration Dice {overlap:.3f} with the template brain mask is below min_dice {min_dice:g}"
     return {
         "participant_id": participant_id_from_path(scan.path),
-        "source": os.path.abspath(scan.path),
+        "source": os.fspath(scan.path),  # as given: no output depends on where the project lives
         "space": SPACE,
         "resolution_mm": tpl.resolution,
         "shape": list(tpl.shape),

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import NeurofusionError
 from ..io import atomic_output
+from ..torchfile import save_torch
 from ..model import FusionConfig, FusionModel
 
 FORMAT = "neurofusion.checkpoint/1"
@@ -29,7 +30,7 @@ RESUME_FORMAT = "neurofusion.resume/1"
 def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
     """Write ``payload`` (with ``state_dict``) atomically."""
     with atomic_output(path) as tmp:
-        torch.save({"format": FORMAT, **payload}, tmp)
+        save_torch({"format": FORMAT, **payload}, tmp)
 
 
 def _load(path, map_location, expected: str) -> dict:
@@ -55,7 +56,7 @@ def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[Fusion
 
 def save_resume_state(path: str | os.PathLike, state: dict) -> None:
     with atomic_output(path) as tmp:
-        torch.save({"format": RESUME_FORMAT, **state}, tmp)
+        save_torch({"format": RESUME_FORMAT, **state}, tmp)
 
 
 def load_resume_state(path: str | os.PathLike) -> dict | None:

@@ -34,7 +34,8 @@ from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligibl
 from .predict import autocast, predict
 from .settings import TrainConfig
 
-HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auc", "lr", "seconds", "best"]
+# no wall-clock column: the same inputs give the same bytes (the job log has the times)
+HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auc", "lr", "best"]
 
 
 # ---- metrics and schedule ----------------------------------------------------------------------
@@ -250,8 +251,7 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
             state["bad_epochs"] += 1
         state["stopped"] = state["bad_epochs"] >= tc.patience
         row = {"epoch": state["epoch"], "train_loss": total / max(seen, 1), "val_loss": val_loss,
-               "val_auc": val_auc, "lr": opt.param_groups[0]["lr"], "seconds": time.perf_counter() - t0,
-               "best": bool(improved)}
+               "val_auc": val_auc, "lr": opt.param_groups[0]["lr"], "best": bool(improved)}
         state["history"].append(row)
         save_resume_state(last, {
             **state, "fingerprint": run.fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
@@ -265,7 +265,8 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
             # in a terminal, above the live bar; in a log file, one plain line per epoch
             write = bar.write if tty else print
             write(f"epoch {state['epoch']:3d}  train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
-                      f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}{'  *best' if improved else ''}", file=sys.stderr)
+                      f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}  {time.perf_counter() - t0:.2f}s"
+                  f"{'  *best' if improved else ''}", file=sys.stderr)
     bar.close()
     if state["stopped"] and progress:
         print(f"early stop after epoch {state['epoch']}: no validation improvement for {tc.patience} epochs; "
