@@ -19,8 +19,9 @@ $(BIN)/neurofusion: pyproject.toml
 
 setup: $(BIN)/neurofusion
 
+# profiles/default needs no --profile: Snakemake loads it as the workflow's own profile
 demo: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --profile profiles/default
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
 
 report: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --report report.html

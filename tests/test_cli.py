@@ -34,3 +34,12 @@ def test_console_script_help_runs():
     out = subprocess.run([sys.executable, "-m", "neurofusion", "--help"], capture_output=True, text=True, check=True)
     for step in COMMANDS:
         assert step in out.stdout
+
+
+def test_step_descriptions_share_one_style():
+    """Each step's HELP: one capitalised sentence ending with a period (what --help lists)."""
+    from neurofusion.cli import _steps
+
+    for name, module in _steps().items():
+        text = module.HELP
+        assert text[:1].isupper() and text.endswith(".") and "\n" not in text, (name, text)

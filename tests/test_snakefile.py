@@ -40,9 +40,14 @@ def test_default_config_plans_every_stage(tmp_path):
     assert jobs["demo_cohort"] == 1
     assert jobs["preprocess_t1"] == jobs["extract_patches"] == n_scans
     assert jobs["train"] == len(cfg["variants"]) * cfg["cohort"]["folds"]
+    # the shuffled-label control of the attribution maps: one more training job per fold and attention variant
+    assert jobs["train_shuffled"] == len(cfg["attention"]["variants"]) * cfg["cohort"]["folds"]
     for rule in ("patch_grid", "proteins", "cohort", "pretrain_encoder", "embed_patches",
                  "evaluate", "export_attention", "summary"):
         assert jobs.get(rule, 0) >= 1, rule
+    assert {"baseline_fusion", "baseline_mri", "baseline_protein"} <= set(cfg["variants"])
+    assert "baseline_mri/fold-0/predictions.parquet" in out.stdout
+    assert jobs["ceiling"] == 1                      # the demo has a truth.json
 
 
 @pytest.fixture
@@ -69,7 +74,25 @@ def test_user_config_plans_the_right_jobs(user_bids):
     jobs = planned(out)
     assert "demo_cohort" not in jobs
     assert jobs["preprocess_t1"] == 3 and jobs["embed_patches"] == 2
+    assert "ceiling" not in jobs                     # nothing was planted in a user's cohort
     assert "sub-02_ses-bl_space-MNI152NLin2009aSym_res-2_desc-preproc_T1w.nii.gz" in out.stdout
+
+
+def test_attribution_of_every_variant_and_per_subject_maps_are_planned(user_bids):
+    cfg = yaml.safe_load(user_bids.read_text())
+    cfg["attention"] = {"variants": ["fusion", "mri", "protein"], "per_subject": True, "methods": ["occlusion"]}
+    user_bids.write_text(yaml.safe_dump(cfg))
+    out = snakemake("-n", "--configfile", str(user_bids))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    jobs = planned(out)
+    assert jobs["export_attention"] == jobs["export_attribution_mri"] == jobs["export_attribution_protein"] == 1
+    folds = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["cohort"]["folds"]
+    assert jobs["train_shuffled"] == 3 * folds  # three variants x folds
+    text = out.stdout
+    assert "attention/mri/subjects" in text and "attention/protein/subjects" not in text
+    assert "attribution_space-MNI152NLin2009aSym_method-occlusion_control-shuffled_desc-difference.nii.gz" in text
+    assert "method-relevance" not in text
+    assert "sub-02_ses-bl_space-MNI152NLin2009aSym_res-2_from-T1w_to-MNI152NLin2009aSym_mode-image_xfm.mat" in text
 
 
 def test_bad_config_names_the_key(user_bids):
@@ -87,3 +110,27 @@ def test_bad_participant_id_is_one_line(user_bids, tmp_path):
     assert out.returncode != 0
     line = [l for l in (out.stdout + out.stderr).splitlines() if "participants.tsv row 2" in l]
     assert line and "participant_id" in line[0]
+
+
+def test_every_config_mistake_is_named_in_one_run(user_bids, tmp_path):
+    """A schema error and two missing paths, all in one message, before anything is written."""
+    cfg = yaml.safe_load(user_bids.read_text())
+    cfg.update(bids_dir="/nonexistent", classes="CN", proteomics=[str(tmp_path / "missing_npx.csv")])
+    cfg["embedding"]["encoder"] = {"torchscript": str(tmp_path / "encoder.pt")}
+    user_bids.write_text(yaml.safe_dump(cfg))
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    # the defaults by path: the Snakefile's own `configfile:` is relative to the working directory
+    out = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), str(user_bids), cwd=workdir)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    expected = ["config: classes: 'CN' is not of type 'array'",
+                "config: bids_dir: '/nonexistent' is not a folder",
+                "participants table /nonexistent/participants.tsv not found",
+                f"config: proteomics: assay file {tmp_path / 'missing_npx.csv'} not found",
+                f"encoder weights {tmp_path / 'encoder.pt'} not found"]
+    lines = text.splitlines()
+    for phrase in expected:
+        assert sum(phrase in line for line in lines) == 1, (phrase, text)
+    assert "the configuration has 5 problem(s)" in text
+    assert list(workdir.iterdir()) == [] and not (tmp_path / "res").exists()

@@ -114,6 +114,28 @@ def test_export_attention_from_trained_checkpoints(stage_inputs):
     assert check["region"]["patch_ids_inside"] == [3]
     assert check["proteins"][0]["found"] and 1 <= check["proteins"][0]["rank"] <= K
 
+    # attribution beside the raw attention: every method, per class and difference, with its controls
+    methods = ("occlusion", "relevance", "integrated")
+    for method in methods:
+        for control in ("", "_control-randomised"):
+            for name in ("class-CN", "class-AD", "desc-difference"):
+                image = nib.load(out / f"attribution_space-MNI152NLin2009aSym_method-{method}{control}_{name}.nii.gz")
+                assert image.shape == tuple(meta["shape"]) and np.allclose(image.affine, meta["affine"])
+    assert not list(out.glob("*control-shuffled*"))  # no shuffled-label models were given
+    table = pd.read_csv(out / "protein_attribution.tsv", sep="\t")
+    assert {"attention", *methods, *(f"{m}_randomised" for m in methods), "occlusion_rank"} <= set(table.columns)
+    assert len(table) == K and (table[list(methods)] >= 0).all().all()
+    per_subject = pd.read_parquet(out / "attribution.parquet")
+    assert set(per_subject["model"]) == {"trained", "randomised"} and set(per_subject["method"]) == set(methods)
+    assert len(per_subject) == (N - 1) * (P + K) * 3 * 2
+    assert not per_subject.loc[~per_subject["present"], "value"].any()
+    attribution = check["attribution"]
+    assert set(attribution["methods"]) == set(methods) and attribution["region"]["patch_ids_inside"] == [3]
+    for entry in attribution["methods"].values():
+        assert {"trained", "randomised", "verdict"} == set(entry)
+        assert entry["trained"]["region"]["headline"] > 0 and 1 <= entry["trained"]["median_rank"] <= K
+    assert attribution["integrated_max_abs_delta"] < 0.05  # integrated gradients' completeness on real data
+
     # per head: one row per head (2), same mean; a rerun gives the same bytes
     heads = root / "attention" / "per_head"
     assert main(["export-attention", "--checkpoints", *checkpoints, *stage_args(root), "--per-head",
@@ -138,3 +160,63 @@ def test_unusable_truth_fails_before_inference_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert "truth.json" in err and len(err.splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_single_modality_attribution_shuffled_control_and_subject_maps(stage_inputs):
+    """The mri variant: no raw cross-attention, but every attribution method, the shuffled-label
+    control (trained through `train --shuffle-labels`) and per-subject maps in native space."""
+    import SimpleITK as sitk
+
+    root = stage_inputs
+    checkpoints, shuffled = [], []
+    for fold in (0, 1):
+        for kind, seed, into in (("mri", [], checkpoints), ("mri_shuffled", ["--shuffle-labels", "5"], shuffled)):
+            out = root / "train" / kind / f"fold-{fold}"
+            assert main(["train", *stage_args(root), "--config", str(root / "model.yaml"), "--variant", "mri",
+                         "--fold", str(fold), "--out-dir", str(out), "--device", "cpu", *seed]) == 0
+            into.append(str(out / "model.pt"))
+    import torch
+    saved = torch.load(shuffled[0], weights_only=True)
+    assert saved["label_permutation_seed"] == 5
+    real = pd.read_parquet(root / "train" / "mri" / "fold-0" / "predictions.parquet")
+    control = pd.read_parquet(root / "train" / "mri_shuffled" / "fold-0" / "predictions.parquet")
+    assert (real["label"].to_numpy() == control["label"].to_numpy()).all()  # the test fold keeps true labels
+
+    # sub-001 has a native scan: the template grid moved 10 mm along x; its xfm maps template -> scan
+    from nilearn.datasets import load_mni152_template
+    template = load_mni152_template(resolution=2)
+    affine = template.affine.copy()
+    affine[0, 3] += 10.0
+    scan = np.random.default_rng(1).uniform(1, 2, template.shape).astype(np.float32)
+    nib.save(nib.Nifti1Image(scan, affine), root / "sub-001_T1w.nii.gz")
+    # the head sits 20 mm further along RAS x in the scanner than in the template (ITK's LPS mirrors x)
+    sitk.WriteTransform(sitk.AffineTransform((1, 0, 0, 0, 1, 0, 0, 0, 1), (-20.0, 0.0, 0.0)),
+                        str(root / "sub-001_xfm.mat"))
+    out, subjects = root / "attention" / "mri", root / "attention" / "mri" / "subjects"
+    assert main(["export-attention", "--checkpoints", *checkpoints, *stage_args(root), "--truth",
+                 str(root / "truth.json"), "--device", "cpu", "--out-dir", str(out), "--shuffled-checkpoints",
+                 *shuffled, "--methods", "occlusion", "integrated", "--subjects-dir", str(subjects),
+                 "--scans", str(root / "sub-001_T1w.nii.gz"), "--transforms", str(root / "sub-001_xfm.mat")]) == 0
+    assert not (out / "attention.parquet").exists() and not (out / "protein_attribution.tsv").exists()
+    for control in ("", "_control-randomised", "_control-shuffled"):
+        assert (out / f"attribution_space-MNI152NLin2009aSym_method-occlusion{control}_class-AD.nii.gz").exists()
+    check = json.loads((out / "planted_check.json").read_text())["attribution"]
+    assert set(check["methods"]["occlusion"]) == {"trained", "randomised", "shuffled", "verdict"}
+    assert "proteins" not in check["methods"]["occlusion"]["trained"]  # the mri model has no protein tokens
+    # one template-space map per test subject and method; native space where the scan was given
+    assert sorted(p.name for p in subjects.iterdir()) == [f"sub-{i:03d}" for i in range(1, N)]
+    tpl = nib.load(subjects / "sub-002" / "sub-002_space-MNI152NLin2009aSym_method-occlusion_attribution.nii.gz")
+    assert np.allclose(tpl.affine, meta_affine(root)) and not list((subjects / "sub-002").glob("*space-T1w*"))
+    values = pd.read_parquet(out / "patch_attribution.parquet")
+    native = nib.load(subjects / "sub-001" / "sub-001_space-T1w_method-integrated_attribution.nii.gz")
+    assert np.allclose(native.affine, affine)
+    in_template = np.asarray(nib.load(subjects / "sub-001" /
+                                      "sub-001_space-MNI152NLin2009aSym_method-integrated_attribution.nii.gz").dataobj)
+    # scan voxel i lies at template x + 10 mm, which holds template point x - 10 mm: template voxel i - 5
+    assert np.allclose(np.asarray(native.dataobj)[25:65], in_template[20:60], atol=1e-5)
+    assert np.abs(in_template).max() > 0 and len(values) == P
+
+
+def meta_affine(root):
+    return json.loads(pq.read_schema(root / "grid.parquet").metadata[b"neurofusion.grid"])["affine"]

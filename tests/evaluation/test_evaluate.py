@@ -10,12 +10,12 @@ from neurofusion.evaluation.metrics import METRICS
 VARIANTS = {"fusion": 2.0, "mri": 1.0, "protein": 0.4}
 
 
-def write_predictions(root, classes, n=45, folds=3, seed=0):
+def write_predictions(root, classes, n=45, folds=3, seed=0, variants=VARIANTS):
     """Prediction files for every variant x fold: stronger separation for fusion."""
     rng = np.random.default_rng(seed)
     labels = np.arange(n) % len(classes)
     paths = []
-    for variant, strength in VARIANTS.items():
+    for variant, strength in variants.items():
         logits = rng.normal(size=(n, len(classes))) + strength * np.eye(len(classes))[labels]
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         for fold in range(folds):
@@ -66,6 +66,29 @@ def test_evaluate_writes_the_four_tables(binary_predictions, tmp_path):
     assert set(curves.loc[curves["curve"] == "roc", "class"]) == {"AD"}
 
 
+def test_each_model_is_paired_with_its_baseline(tmp_path):
+    variants = {**VARIANTS, "baseline_fusion": 1.5, "baseline_mri": 1.2, "baseline_protein": 0.2}
+    paths = write_predictions(tmp_path / "train", ["CN", "AD"], variants=variants)
+    assert run_evaluate(paths, ["CN", "AD"], tmp_path / "eval") == 0
+    metrics = pd.read_csv(tmp_path / "eval" / "metrics.tsv", sep="\t")
+    assert list(dict.fromkeys(metrics["variant"])) == ["fusion", "mri", "protein", "baseline_fusion",
+                                                        "baseline_mri", "baseline_protein"]
+    comparison = pd.read_csv(tmp_path / "eval" / "comparison.tsv", sep="\t")
+    auc = comparison[comparison["metric"] == "auc"].set_index("comparison")
+    assert list(auc.index) == ["fusion-mri", "fusion-protein", "fusion-baseline_fusion", "mri-baseline_mri",
+                               "protein-baseline_protein"]
+    assert auc.loc["mri-baseline_mri", "reference"] == "mri"
+    assert auc.loc["mri-baseline_mri", "baseline"] == "baseline_mri"
+    assert (auc["n"] == 45).all()
+
+
+def test_comparison_pairs_without_fusion():
+    from neurofusion.evaluation.evaluate import comparison_pairs
+
+    assert comparison_pairs(["mri", "baseline_mri", "baseline_protein"]) == [("mri", "baseline_mri")]
+    assert comparison_pairs(["fusion", "other"]) == [("fusion", "other")]
+
+
 def test_evaluate_is_reproducible_to_the_byte(binary_predictions, tmp_path):
     run_evaluate(binary_predictions, ["CN", "AD"], tmp_path / "a")
     run_evaluate(list(reversed(binary_predictions)), ["CN", "AD"], tmp_path / "b")
@@ -99,3 +122,16 @@ def test_subject_in_two_folds_is_an_error(binary_predictions, tmp_path, capsys):
     frame.to_parquet(path)
     assert run_evaluate(binary_predictions, ["CN", "AD"], tmp_path / "eval") == 2
     assert "sub-000" in capsys.readouterr().err
+
+
+def test_calibration_bins_are_equal_count_and_sized_to_the_cohort():
+    from neurofusion.evaluation.curves import calibration_bins, calibration_rows
+
+    rng = np.random.default_rng(0)
+    prob = rng.uniform(size=40)
+    bins = calibration_bins(prob)
+    assert [len(b) for b in bins] == [10, 10, 10, 10]
+    assert all(prob[a].max() <= prob[b].min() for a, b in zip(bins, bins[1:]))  # sorted, disjoint
+    assert len(calibration_bins(rng.uniform(size=11))) == 2 and len(calibration_bins(rng.uniform(size=500))) == 10
+    rows = calibration_rows("fusion", "AD", prob > 0.5, prob)
+    assert sum(r["count"] for r in rows) == 40

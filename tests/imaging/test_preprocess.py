@@ -54,7 +54,7 @@ def test_whole_head_registers_to_the_template(whole_head, tmp_path):
     metrics = json.loads(open(files["metrics.json"]).read())
     assert metrics["participant_id"] == "sub-007"
     assert metrics["dice"] >= 0.9 and metrics["correlation"] > 0.8
-    assert 1200 < metrics["brain_volume_ml"] < 2400
+    assert 1200 < metrics["brain_mask_volume_ml"] < 2400
     # --min-dice 0.99 is above what an affine reaches: flagged, with the reason, outputs still written
     assert metrics["qc_pass"] is False and "below min_dice 0.99" in metrics["qc_reason"]
     assert set(metrics["seconds"]) >= {"read", "brain_extraction", "bias_correction", "registration", "total"}
@@ -85,3 +85,17 @@ def test_missing_template_file_names_the_file_and_the_fix(whole_head, tmp_path, 
     assert code == 2 and len(err) == 1
     assert "tpl-MNI152NLin2009aSym_res-2_desc-brain_T1w.nii.gz" in err[0] and "neurofusion template" in err[0]
     assert not list(tmp_path.glob("p.nii.gz*")) and not (tmp_path / "x.mat").exists()
+
+
+def test_brain_mask_volume_uses_the_voxel_volume_of_any_affine():
+    from neurofusion.imaging.preprocess import brain_mask_volume_ml
+
+    mask = np.zeros((20, 20, 20), bool)
+    mask[:10, :10, :10] = True  # 1000 voxels
+    angle = np.deg2rad(30)
+    rotated = np.diag([2.0, 2.0, 2.0, 1.0])
+    rotated[:2, :2] = 2.0 * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    assert brain_mask_volume_ml(mask, rotated) == pytest.approx(8.0)  # 1000 x 8 mm^3
+    sheared = np.diag([1.0, 1.0, 1.0, 1.0])
+    sheared[0, 1] = 1.0  # column norms 1, sqrt(2), 1: a voxel still holds 1 mm^3
+    assert brain_mask_volume_ml(mask, sheared) == pytest.approx(1.0)

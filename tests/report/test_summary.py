@@ -134,3 +134,35 @@ def test_missing_evaluation_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "curves.parquet" in err
     assert not (tmp_path / "out" / "summary.html").exists()
+
+
+def test_cohort_wording_says_who_is_in_and_who_is_scored():
+    from neurofusion.report.summary import cohort_section
+
+    cohort = pd.DataFrame({"participant_id": [f"sub-{i:03d}" for i in range(44)], "label": ["CN", "AD"] * 22,
+                           "label_index": [0, 1] * 22, "fold": np.arange(44) % 3,
+                           "has_mri": [True] * 42 + [False] * 2, "has_proteins": [True] * 40 + [False] * 2 + [True] * 2})
+    excluded = pd.DataFrame({"participant_id": ["sub-040", "sub-041", "sub-042", "sub-043", "sub-099"],
+                             "scope": ["proteins", "proteins", "mri", "mri", "cohort"],
+                             "reason": ["no protein measurements"] * 2 + ["no T1w scan found"] * 2 + ["no diagnosis"]})
+    metrics = pd.DataFrame({"variant": ["fusion", "mri", "protein"], "metric": "auc", "mean": 0.7,
+                            "ci_low": 0.6, "ci_high": 0.8, "n": 40})
+    text = re.sub(r"<[^>]+>", "", cohort_section(cohort, excluded, ["CN", "AD"], metrics))
+    assert "Cohort: 44 subjects with a label in CN, AD" in text and "1 subject left out of it" in text
+    assert "40 have both MRI and proteins, 2 MRI only, 2 proteins only" in text
+    assert "Scored: 40 subjects (the metrics' n), in every variant. The other 4 lack one modality" in text
+
+
+def test_planted_regions_are_described_one_by_one():
+    from neurofusion.report.summary import planted_html
+
+    check = {"available": True, "classes": ["CN", "AD"], "n_proteins": 3, "proteins": [],
+             "region": {"enrichment": {"all": 1.07}, "n_patches_inside": 2,
+                        "regions": [{"centre_mm": [-26.0, -22.0, -14.0], "radius_mm": 16.0,
+                                     "patches": "1 patch centre inside"},
+                                    {"centre_mm": [26.0, -22.0, -14.0], "radius_mm": 16.0,
+                                     "patches": "no patch centre inside: the nearest patch (18.2 mm away) stands in"}]}}
+    text = re.sub(r"<[^>]+>", " ", planted_html(check))
+    assert "region 1 at (-26, -22, -14) mm, radius 16 mm: 1 patch centre inside" in text
+    assert "region 2 at (26, -22, -14) mm, radius 16 mm: no patch centre inside: the nearest patch" in text
+    assert "within 16 mm; 1 patch" not in text

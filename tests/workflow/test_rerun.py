@@ -14,6 +14,7 @@ jobs `snakemake -n` plans. The DAG (demo mode):
                   train (variant x fold) <-------------+
                     |-> evaluate -> summary
                     +-> export_attention -> summary
+    preprocess_t1, cohort, embeddings, proteins -> ceiling (demo: truth.json) -> summary
 
 Note: `cohort` reads the protein matrix (who has proteins), so a protein change reruns
 cohort too; and the builtin encoder is pretrained on every subject's patches, so one
@@ -27,13 +28,14 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import TINY_CONFIG, rules_of
+from .conftest import REPO, TINY_CONFIG, rules_of
 
 pytestmark = pytest.mark.slow
 
 IMAGING = {"demo_cohort", "preprocess_t1", "patch_grid", "extract_patches", "pretrain_encoder", "embed_patches"}
-TRAIN_ONWARD = {"train", "evaluate", "export_attention", "summary"}
-N_TRAIN = 3 * TINY_CONFIG["cohort"]["folds"]  # variants x folds
+TRAIN_ONWARD = {"train", "train_shuffled", "evaluate", "export_attention", "summary"}
+VARIANTS = yaml.safe_load((REPO / "config" / "config.yaml").read_text())["variants"]
+N_TRAIN = len(VARIANTS) * TINY_CONFIG["cohort"]["folds"]  # variants (baselines too) x folds
 
 
 def test_nothing_changed_nothing_to_do(tiny_run):
@@ -62,7 +64,7 @@ def test_protein_table_edited(tiny_copy):
     npx.write_text("\n".join(lines) + "\n")
 
     jobs = tiny_copy.dry_run()
-    assert rules_of(jobs) == {"proteins", "cohort"} | TRAIN_ONWARD
+    assert rules_of(jobs) == {"proteins", "cohort", "ceiling"} | TRAIN_ONWARD
     assert not rules_of(jobs) & IMAGING
     assert sum(j.rule == "train" for j in jobs) == N_TRAIN
 
@@ -83,7 +85,7 @@ def test_one_scan_replaced(tiny_copy):
     per_subject = {(j.rule, j.subject) for j in jobs if j.subject}
     assert per_subject == {("preprocess_t1", "002"), ("extract_patches", "002")}
     assert rules_of(jobs) == {
-        "preprocess_t1", "extract_patches", "pretrain_encoder", "embed_patches", "cohort"
+        "preprocess_t1", "extract_patches", "pretrain_encoder", "embed_patches", "cohort", "ceiling"
     } | TRAIN_ONWARD
     # every shard: each reads the re-pretrained encoder
     n_shards = len(list((tiny_copy.results / "embeddings").glob("shard-*.parquet")))
@@ -114,10 +116,11 @@ def test_report_option_changed(tiny_copy):
 @pytest.mark.parametrize(
     "code, expected",
     [
-        ("evaluation/metrics.py", {"evaluate", "summary"}),
+        ("evaluation/metrics.py", {"evaluate", "ceiling", "summary"}),
         ("report/figures.py", {"summary"}),
         ("attention/importance.py", {"export_attention", "summary"}),
-        ("proteomics/readers.py", {"proteins", "cohort"} | TRAIN_ONWARD),
+        ("proteomics/readers.py", {"proteins", "cohort", "ceiling"} | TRAIN_ONWARD),
+        ("training/baseline.py", TRAIN_ONWARD | {"ceiling"}),
     ],
 )
 def test_library_code_changed(tiny_copy, code, expected):

@@ -27,12 +27,13 @@ import torch
 import yaml
 from torch import nn
 
-from .conftest import TINY_CONFIG, TinyRun, failure_report, planned_jobs, rules_of
+from .conftest import REPO, TINY_CONFIG, TinyRun, failure_report, planned_jobs, rules_of
 
 pytestmark = pytest.mark.slow
 
 SHARD_META_KEY = b"neurofusion.embedding"
-N_TRAIN = 3 * TINY_CONFIG["cohort"]["folds"]  # variants x folds
+N_TRAIN = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["variants"]) \
+    * TINY_CONFIG["cohort"]["folds"]  # variants (baselines too) x folds
 TRAIN_TARGET = "results/train/fusion/fold-0/model.pt"
 UPSTREAM = {"demo_cohort", "preprocess_t1", "patch_grid", "extract_patches", "cohort", "proteins"}
 

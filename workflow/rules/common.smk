@@ -22,17 +22,80 @@ def schema_validator(schema_name):
     return jsonschema.Draft202012Validator(schema)
 
 
-def check_against_schema(data, schema_name, source):
-    """Validate against a JSON schema; raise a one-line error naming the key and the fix."""
-    error = jsonschema.exceptions.best_match(schema_validator(schema_name).iter_errors(data))
-    if error is not None:
+def schema_problems(data, schema_name, source):
+    """Every way ``data`` breaks the JSON schema, one line each (key path, what is wrong)."""
+    lines = []
+    for error in schema_validator(schema_name).iter_errors(data):
+        error = jsonschema.exceptions.best_match([error])  # the most specific branch of an anyOf
         where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        lines.append((list(map(str, error.absolute_path)), f"{source}: {where}: {error.message}"))
+    return [line for _, line in sorted(lines)]
+
+
+def _participants_problems(path, cfg):
+    """A user's participants table: the ID and label columns, a valid ID in every row."""
+    sep = "," if path.endswith(".csv") else "\t"
+    try:
+        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        return [f"{path}: cannot be read as a {'CSV' if sep == ',' else 'TSV'} table ({exc})"]
+    cohort_cfg = cfg.get("cohort") if isinstance(cfg.get("cohort"), dict) else {}
+    id_column = cohort_cfg.get("id_column", "participant_id")
+    label_column = cfg.get("label_column", "diagnosis")
+    lines = [f"{path}: no column {c!r} (add it, or set label_column / cohort.id_column)"
+             for c in (id_column, label_column) if isinstance(c, str) and c not in table.columns]
+    if id_column in table.columns:
+        rows = table[[id_column]].rename(columns={id_column: "participant_id"}).to_dict("records")
+        for i, row in enumerate(rows, start=2):
+            lines += schema_problems(row, "participants.schema.yaml", f"{path} row {i}")
+    return lines
+
+
+def _path_problems(cfg):
+    """The input files a user's config names that do not exist (the demo makes its own)."""
+    demo = cfg.get("demo", "auto")
+    if (not cfg.get("bids_dir")) if demo == "auto" else bool(demo):
+        return []
+    lines = []
+    bids = cfg.get("bids_dir")
+    if not isinstance(bids, str) or not os.path.isdir(bids):
+        lines.append(f"config: bids_dir: {bids!r} is not a folder (set it to your BIDS root)")
+    participants = cfg.get("participants") or (f"{str(bids).rstrip('/')}/participants.tsv" if bids else None)
+    if isinstance(participants, str):
+        if not os.path.isfile(participants):
+            key = "participants" if cfg.get("participants") else "bids_dir"
+            lines.append(f"config: {key}: participants table {participants} not found "
+                         "(add participants.tsv to the BIDS folder or set `participants`)")
+        else:
+            lines += _participants_problems(participants, cfg)
+    assays = cfg.get("proteomics")
+    if isinstance(assays, list):
+        if not assays:
+            lines.append("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
+        lines += [f"config: proteomics: assay file {a} not found" for a in assays
+                  if isinstance(a, str) and not os.path.isfile(a)]
+    embedding = cfg.get("embedding") if isinstance(cfg.get("embedding"), dict) else {}
+    enc = embedding.get("encoder")
+    if isinstance(enc, dict):
+        weights, key = enc.get("torchscript"), "embedding.encoder.torchscript"
+        if weights is None and isinstance(enc.get("monai"), dict):
+            weights, key = enc["monai"].get("weights"), "embedding.encoder.monai.weights"
+        if isinstance(weights, str) and not os.path.isfile(weights):
+            lines.append(f"config: {key}: encoder weights {weights} not found (give the path of a local file)")
+    return lines
+
+
+def stop_on_config_problems(cfg):
+    """Every schema error, then every missing input path, in one message, before any job."""
+    problems = schema_problems(cfg, "config.schema.yaml", "config") + _path_problems(cfg)
+    if problems:
         raise WorkflowError(
-            f"{source}: {where}: {error.message} (fix this key; every key is explained in config/README.md)"
+            f"the configuration has {len(problems)} problem(s); every key is explained in config/README.md:\n"
+            + "\n".join(f"  {line}" for line in problems)
         )
 
 
-check_against_schema(config, "config.schema.yaml", "config")
+stop_on_config_problems(config)
 
 SPACE = "MNI152NLin2009aSym"
 R = config["results"].rstrip("/")
@@ -48,7 +111,7 @@ wildcard_constraints:
     ses="(_ses-[A-Za-z0-9]+)?",
     shard=r"\d+",
     fold=r"\d+",
-    variant="fusion|mri|protein",
+    variant="fusion|mri|protein|baseline_fusion|baseline_mri|baseline_protein",
 
 
 def demo_enabled():
@@ -60,6 +123,8 @@ def demo_enabled():
 
 DEMO = demo_enabled()
 DEMO_DIR = f"{R}/demo"
+# what was planted, where it is known (the demo): the ceiling rule and the attention check read it
+TRUTH = f"{DEMO_DIR}/truth.json" if DEMO else None
 BIDS_DIR = f"{DEMO_DIR}/bids" if DEMO else str(config["bids_dir"]).rstrip("/")
 PARTICIPANTS_TSV = (
     f"{BIDS_DIR}/participants.tsv"
@@ -77,8 +142,6 @@ def shipped(path):
 
 CATEGORIES = shipped(config["proteins"]["categories"])
 MODEL_CONFIG = shipped(config["model_config"])
-if not PROTEOMICS:
-    raise WorkflowError("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
 # Threads: a rule's `threads:` is what the scheduler reserves (Snakemake lowers it to
 # --cores, and SLURM turns it into --cpus-per-task); the step itself always computes with
 # the configured count (`params.threads`), because float reductions split over another
@@ -129,26 +192,6 @@ def _find_scans():
     return dict(sorted(found.items()))
 
 
-def _check_participants():
-    """A user's participants table is checked before any job runs (the demo's is generated)."""
-    if DEMO:
-        return
-    if not os.path.isfile(PARTICIPANTS_TSV):
-        raise WorkflowError(
-            f"{PARTICIPANTS_TSV}: participants table not found (add participants.tsv to the BIDS folder or set `participants`)"
-        )
-    sep = "," if PARTICIPANTS_TSV.endswith(".csv") else "\t"
-    table = pd.read_csv(PARTICIPANTS_TSV, sep=sep, dtype=str, keep_default_na=False)
-    id_column = config["cohort"].get("id_column", "participant_id")
-    for column in (id_column, config["label_column"]):
-        if column not in table.columns:
-            raise WorkflowError(f"{PARTICIPANTS_TSV}: no column {column!r} (add it, or set label_column / cohort.id_column)")
-    rows = table[[id_column]].rename(columns={id_column: "participant_id"}).to_dict("records")
-    for i, row in enumerate(rows, start=2):
-        check_against_schema(row, "participants.schema.yaml", f"{PARTICIPANTS_TSV} row {i}")
-
-
-_check_participants()
 SCANS = _find_scans()
 SUBJECTS = list(SCANS)
 SHARD_SIZE = int(config["embedding"]["shard_size"])
@@ -266,8 +309,10 @@ STAGE_CODE = {
     "proteins": ["kernels.py", "proteomics", "cli/proteins.py"],
     "train": ["kernels.py", "model", "training", "torchfile.py", "cli/train.py"],
     "evaluate": ["kernels.py", "evaluation", "cli/evaluate.py"],
+    # the ceiling picks its subjects with training's own code and reads truth.json like the attention check
+    "ceiling": ["kernels.py", "evaluation", "training", "model", "attention/planted.py", "cli/ceiling.py"],
     "attention": ["kernels.py", "attention", "model", "torchfile.py", "cli/export_attention.py"],
-    "summary": ["kernels.py", "report", "cli/summary.py"],
+    "summary": ["kernels.py", "report", "attention/maps.py", "embeddings/store.py", "cli/summary.py"],
 }
 _CODE_HASHES = {}
 
@@ -307,5 +352,46 @@ def final_outputs():
         f"{R}/eval/summary.html",
     ]
     out += [preproc(s, "qc") for s in SUBJECTS]
-    out += expand(f"{R}/attention/{{variant}}/protein_importance.tsv", variant=ATTENTION_VARIANTS)
+    out += expand(f"{R}/attention/{{variant}}/planted_check.json", variant=ATTENTION_VARIANTS)
     return out
+
+
+# ---- attention and attribution: fusion has raw cross-attention, mri / protein attribution only ----
+ATTRIBUTION = config["attention"]
+ATTRIBUTION_METHODS = list(ATTRIBUTION.get("methods", ["occlusion", "relevance", "integrated"]))
+ATTRIBUTION_MODELS = ["trained", "randomised"] + (["shuffled"] if ATTRIBUTION.get("shuffled_labels", True) else [])
+PER_SUBJECT = bool(ATTRIBUTION.get("per_subject", False))
+
+
+def attribution_maps(classes=config["classes"]):
+    """attribution_space-<tpl>_method-<m>[_control-<c>]_<class-X|desc-difference>.nii.gz of one variant."""
+    out = []
+    for m in ATTRIBUTION_METHODS:
+        for model in ATTRIBUTION_MODELS:
+            control = "" if model == "trained" else f"_control-{model}"
+            kinds = [f"class-{c}" for c in classes] + ["desc-difference"]
+            out += [f"{R}/attention/{{variant}}/attribution_space-{SPACE}_method-{m}{control}_{k}.nii.gz" for k in kinds]
+    return out
+
+
+def attribution_inputs(wildcards):
+    """Shuffled-label models and, for per-subject maps, every subject's scan and transform."""
+    out = {}
+    if "shuffled" in ATTRIBUTION_MODELS:
+        out["shuffled"] = expand(f"{R}/train_shuffled/{wildcards.variant}/fold-{{fold}}/model.pt", fold=FOLDS)
+    if PER_SUBJECT and wildcards.variant != "protein":
+        out["scans"] = [SCANS[s][1] for s in SUBJECTS]
+        out["xfms"] = [preproc(s, "xfm") for s in SUBJECTS]
+    return out
+
+
+def attribution_flags(wildcards, input, output):
+    flags = [f"--methods {' '.join(ATTRIBUTION_METHODS)}", f"--ig-steps {ATTRIBUTION.get('ig_steps', 32)}",
+             f"--randomise-seed {ATTRIBUTION.get('randomise_seed', 0)}"]
+    if hasattr(input, "shuffled"):
+        flags.append("--shuffled-checkpoints " + " ".join(shlex.quote(p) for p in input.shuffled))
+    if hasattr(output, "subjects"):
+        flags.append(f"--subjects-dir {shlex.quote(output.subjects)}")
+        flags.append("--scans " + " ".join(shlex.quote(p) for p in input.scans))
+        flags.append("--transforms " + " ".join(shlex.quote(p) for p in input.xfms))
+    return " ".join(flags)

@@ -1,5 +1,7 @@
 """Attention export: replay each fold's test subjects through that fold's checkpoint with
-attention on, then write the long table, importance tables, NIfTI maps and the planted check.
+attention on, then write the long table, importance tables, NIfTI maps and the planted check;
+beside it, the faithful attributions of attribution.py per method, for the trained model and
+its controls (randomised weights; trained on shuffled labels), and per-subject maps on request.
 
 The heavy lifting is pure functions over arrays (``long_table``, importance.py, maps.py,
 planted.py); ``export_attention`` is the thin layer that calls
@@ -22,8 +24,10 @@ import pyarrow.parquet as pq
 
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
+from .attribution import METHODS, attribute, check_methods, randomised_copy
+from .attribution_summary import CONTROLS, attribution_check, attribution_tables, column
 from .importance import difference_name, patch_importance, protein_importance, received_attention
-from .maps import load_grid, map_name, patch_volume, volume_image
+from .maps import attribution_map_name, load_grid, map_name, patch_volume, subject_map_name, volume_image
 from .planted import planted_check, read_truth
 
 DIRECTIONS = ("mri_to_protein", "protein_to_mri")
@@ -123,18 +127,89 @@ class Accumulated:
                                    fix="retrain all folds from the same grid and protein catalog")
 
 
+def attribution_names(classes, methods, uses_mri: bool, uses_proteins: bool, controls=CONTROLS) -> list[str]:
+    """The attribution outputs of one variant (beside the raw attention's)."""
+    names = ["attribution.parquet"]
+    if uses_proteins:
+        names.append("protein_attribution.tsv")
+    if uses_mri:
+        names.append("patch_attribution.parquet")
+        for m in methods:
+            for kind in ("trained", *controls):
+                names += [attribution_map_name(m, f"class-{c}", kind) for c in classes]
+                names.append(attribution_map_name(m, "desc-difference", kind))
+    return names
+
+
+@dataclass
+class Attributions:
+    """Per-subject attributions gathered over folds: {kind: {method: {modality: [[n, X] per fold]}}}."""
+
+    parts: dict = field(default_factory=dict)
+    integrated_delta: list[np.ndarray] = field(default_factory=list)
+    folds: list[np.ndarray] = field(default_factory=list)
+
+    def add(self, kind: str, result: dict) -> None:
+        for method, per_modality in result.items():
+            if method == "integrated_delta":
+                if kind == "trained":
+                    self.integrated_delta.append(per_modality)
+                continue
+            for modality, values in per_modality.items():
+                self.parts.setdefault(kind, {}).setdefault(method, {}).setdefault(modality, []).append(values)
+
+    def stacked(self) -> dict:
+        return {kind: {m: {mod: np.vstack(v) for mod, v in per.items()} for m, per in methods.items()}
+                for kind, methods in self.parts.items()}
+
+
 def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_path, catalog_path, out_dir,
-                     truth_path=None, per_head=False, device="cpu", batch_size=32) -> dict:
+                     truth_path=None, per_head=False, device="cpu", batch_size=32, methods=METHODS,
+                     shuffled_checkpoints=(), randomise_seed: int | None = 0, ig_steps: int = 32,
+                     subjects_dir=None, scans=(), transforms=(), interpolation="linear") -> dict:
+    """Raw cross-attention (fusion) and the attributions of ``methods`` for every test subject.
+
+    Controls: ``randomise_seed`` (None = off) re-draws the weights of each fold's model;
+    ``shuffled_checkpoints`` are one model.pt per fold trained on permuted labels. With
+    ``subjects_dir``, one map per test subject and method in template space and, from the
+    subject's scan and xfm.mat (``scans``/``transforms``, matched by sub-<label>), in native space.
+    """
     truth = read_truth(truth_path) if truth_path else None  # fail before the slow part
+    methods = check_methods(methods)
     cohort = _read_table(cohort_path, "run the cohort step first")
     classes = cohort_classes(cohort, cohort_path)
     grid, meta = load_grid(grid_path)
     catalog = _read_table(catalog_path, "run the proteins step first")
-    from ..training.predict import run_inference  # torch is imported only here
+    native = native_inputs(scans, transforms) if subjects_dir else {}
+    from ..training.checkpoint import load_checkpoint  # torch is imported only here
+    from ..training.data import grid_hash, load_sources
+    from ..training.predict import inputs_for, run_inference
     out = Path(out_dir)
-    names = ["attention.parquet", "protein_importance.tsv", "patch_importance.parquet"]
-    names += [map_name(f"class-{c}") for c in classes] + [map_name("desc-difference"), "planted_check.json"]
+    models = {checkpoint_fold(c): (c, *load_checkpoint(c)) for c in checkpoints}
+    shuffled = {checkpoint_fold(c): (c, *load_checkpoint(c)) for c in shuffled_checkpoints}
+    variants = {ckpt["variant"] for _, _, ckpt in [*models.values(), *shuffled.values()]}
+    if len(variants) != 1:
+        raise NeurofusionError(f"checkpoints of several variants ({', '.join(sorted(variants))}) were given",
+                               path=checkpoints[0], fix="export one variant per call")
+    missing = sorted(set(shuffled) ^ set(models)) if shuffled else []
+    if missing:
+        raise NeurofusionError(f"shuffled-label checkpoints do not cover the same folds (fold {missing[0]})",
+                               path=shuffled_checkpoints[0], fix="pass one shuffled-label model.pt per fold")
+    cfg = next(iter(models.values()))[1].cfg
+    raw = len(next(iter(models.values()))[1].cross) > 0
+    controls = [k for k, on in (("randomised", randomise_seed is not None), ("shuffled", bool(shuffled))) if on]
+    names = []
+    if raw:
+        names += ["attention.parquet", "protein_importance.tsv", "patch_importance.parquet"]
+        names += [map_name(f"class-{c}") for c in classes] + [map_name("desc-difference")]
+    names += attribution_names(classes, methods, cfg.uses_mri, cfg.uses_proteins, controls) + ["planted_check.json"]
     usable, skipped = split_by_modalities(cohort, embeddings, proteins_path)
+    src = load_sources(cohort_path, embeddings, grid_path, proteins_path, catalog_path)
+    for path, _, ckpt in [*models.values(), *shuffled.values()]:
+        if grid_hash(src.grid, src.grid_meta) != ckpt["grid"]["sha256"]:
+            raise NeurofusionError("patch grid differs from the one the model was trained with", path=path,
+                                   fix="use the grid.parquet of the training run, or retrain")
+    found = Attributions()
     acc = Accumulated()
     label_of = dict(zip(cohort["participant_id"].astype(str), cohort["label_index"].astype(int)))
     file_info = json.dumps({"classes": classes, "per_head": bool(per_head), "skipped": skipped,
@@ -143,13 +218,30 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
         paths = dict(zip(names, tmps))
         writer = None
         try:
-            for checkpoint in sorted(checkpoints, key=checkpoint_fold):
-                fold = checkpoint_fold(checkpoint)
+            for fold in sorted(models):
+                checkpoint, model, ckpt = models[fold]
                 test = usable[usable["fold"] == fold]
                 ids = sorted(test["participant_id"].astype(str))
                 if not ids:
                     continue
-                result = run_inference(checkpoint, cohort_path, embeddings, grid_path, proteins_path, catalog_path,
+                data = inputs_for(ckpt, src, ids)
+                found.add("trained", attribute(model, data, methods, batch_size, device, ig_steps))
+                if randomise_seed is not None:
+                    found.add("randomised", attribute(randomised_copy(model, int(randomise_seed) * 1000 + fold), data,
+                                                      methods, batch_size, device, ig_steps))
+                if shuffled:
+                    _, s_model, s_ckpt = shuffled[fold]
+                    found.add("shuffled", attribute(s_model, inputs_for(s_ckpt, src, ids), methods, batch_size,
+                                                    device, ig_steps))
+                found.folds.append(np.full(len(ids), fold, np.int16))
+                if not raw:
+                    acc.participant_ids += ids
+                    acc.labels += [label_of[p] for p in ids]
+                    acc.check_tokens(ckpt["grid"]["patch_ids"], ckpt["proteins"]["protein_ids"], checkpoint)
+                    acc.protein_present.append(data.prot_mask.numpy())
+                    acc.patch_present.append(data.mri_mask.numpy())
+                    continue
+                result = run_inference((model, ckpt), cohort_path, embeddings, grid_path, proteins_path, catalog_path,
                                        participant_ids=ids, return_attention=True, per_head=per_head,
                                        batch_size=batch_size, device=device)
                 attention = getattr(result, "attention", None)
@@ -176,9 +268,127 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
         if not acc.participant_ids:
             raise NeurofusionError("no test subject has both MRI and proteins", path=cohort_path,
                                    fix="check has_mri / has_proteins in the cohort table")
-        summary = write_summaries(acc, classes, grid, meta, catalog, truth, paths)
+        if raw:
+            summary = write_summaries(acc, classes, grid, meta, catalog, truth, paths)
+        else:
+            summary = {"n_subjects": len(acc.participant_ids), "top_proteins": [],
+                       "planted": {"available": False, "reason": "no cross-attention in this variant"}}
+        raw_protein = None
+        if raw:
+            raw_protein = received_attention_mean(acc)
+        results = found.stacked()
+        patches, proteins = attribution_tables(
+            results, acc.labels, classes, methods, acc.patch_ids, grid, acc.protein_ids, catalog,
+            _stack(acc.patch_present) if cfg.uses_mri else None,
+            _stack(acc.protein_present) if cfg.uses_proteins else None, raw_protein)
+        write_attribution_outputs(results, acc, found, classes, methods, patches, proteins, grid, meta, paths)
+        check = dict(summary["planted"]) if truth is not None and raw else {"available": truth is not None}
+        check["attribution"] = attribution_check(patches, proteins, truth, classes, methods, ["trained", *controls])
+        if found.integrated_delta:
+            check["attribution"]["integrated_max_abs_delta"] = float(np.abs(np.concatenate(found.integrated_delta)).max())
+        Path(paths["planted_check.json"]).write_text(json.dumps(check, indent=2, sort_keys=True) + "\n")
+        summary["planted"] = check
+        if subjects_dir and cfg.uses_mri:
+            write_subject_maps(Path(subjects_dir), results["trained"], acc, methods, grid, meta, native, interpolation)
     summary["skipped"] = skipped
+    summary["variant"] = next(iter(variants))
     return summary
+
+
+def received_attention_mean(acc: Accumulated) -> np.ndarray:
+    """Raw attention each protein receives (mean over test subjects where present), [K]."""
+    scores = np.vstack(acc.protein_scores)
+    present = _stack(acc.protein_present)
+    values = np.where(present, scores, np.nan) if present is not None else scores
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(values, axis=0)
+
+
+def write_attribution_outputs(results, acc, found, classes, methods, patches, proteins, grid, meta, paths) -> None:
+    """attribution.parquet (per subject), the token tables and the per-class NIfTI maps."""
+    frames = []
+    ids = np.asarray(acc.participant_ids, dtype=object)
+    folds = np.concatenate(found.folds)
+    labels = np.asarray([classes[i] for i in acc.labels], dtype=object)
+    for kind, per_method in results.items():
+        for method, per_modality in per_method.items():
+            for modality, values in per_modality.items():
+                tokens = (np.asarray(acc.patch_ids).astype(str) if modality == "mri"
+                          else np.asarray(acc.protein_ids, dtype=object))
+                n, x = values.shape
+                present = _stack(acc.patch_present if modality == "mri" else acc.protein_present)
+                frames.append(pd.DataFrame({
+                    "participant_id": np.repeat(ids, x), "fold": np.repeat(folds, x), "label": np.repeat(labels, x),
+                    "model": kind, "method": method, "modality": "patch" if modality == "mri" else "protein",
+                    "token": np.tile(tokens, n), "value": values.reshape(-1).astype(np.float32),
+                    "present": present.reshape(-1) if present is not None else True}))
+    table = pd.concat(frames, ignore_index=True)
+    for name in ("participant_id", "label", "model", "method", "modality", "token"):
+        table[name] = table[name].astype("category")
+    table.to_parquet(paths["attribution.parquet"], index=False)
+    if proteins is not None:
+        proteins.to_csv(paths["protein_attribution.tsv"], sep="\t", index=False, na_rep="NA", float_format="%.6g")
+    if patches is None:
+        return
+    patches.to_parquet(paths["patch_attribution.parquet"], index=False)
+    shape = meta["shape"]
+    for kind in results:
+        for m in methods:
+            for c in classes:
+                volume = patch_volume(patches[column(m, kind, c)].to_numpy(), patches["patch_id"], grid, shape)
+                volume_image(volume, meta, f"{m} attribution ({kind}), class {c}").to_filename(
+                    paths[attribution_map_name(m, f"class-{c}", kind)])
+            volume = patch_volume(patches[column(m, kind, "difference")].to_numpy(), patches["patch_id"], grid, shape)
+            volume_image(volume, meta, f"{m} attribution ({kind}), {difference_name(classes)}").to_filename(
+                paths[attribution_map_name(m, "desc-difference", kind)])
+
+
+def native_inputs(scans, transforms) -> dict[str, tuple[str, str]]:
+    """participant_id -> (scan, xfm.mat), matched by the sub-<label> their file names start with."""
+    from ..imaging.nifti import participant_id_from_path
+
+    by_id: dict[str, dict[str, str]] = {}
+    for kind, paths in (("scan", scans), ("xfm", transforms)):
+        for path in paths:
+            pid = participant_id_from_path(path)
+            if pid is None:
+                raise NeurofusionError("cannot tell the subject from the file name", path=path,
+                                       fix="pass BIDS-named files (sub-<label>_...)")
+            by_id.setdefault(pid, {})[kind] = str(path)
+    return {pid: (d["scan"], d["xfm"]) for pid, d in by_id.items() if "scan" in d and "xfm" in d}
+
+
+def write_subject_maps(folder: Path, trained: dict, acc: Accumulated, methods, grid, meta, native: dict,
+                       interpolation: str) -> None:
+    """subjects/sub-X/sub-X_space-<tpl>_method-<m>_attribution.nii.gz, and _space-T1w_ in the
+    subject's native space when its scan and transform were given. All or nothing."""
+    import shutil
+    import tempfile
+
+    from ..imaging.nifti import load_scan
+    from .native import native_image, to_native
+
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        affine = np.asarray(meta["affine"], np.float64)
+        for i, pid in enumerate(acc.participant_ids):
+            (work / pid).mkdir()
+            scan = load_scan(native[pid][0]) if pid in native else None
+            for m in methods:
+                volume = patch_volume(trained[m]["mri"][i], acc.patch_ids, grid, meta["shape"])
+                volume_image(volume, meta, f"{m} attribution, {pid}").to_filename(
+                    work / pid / subject_map_name(pid, m))
+                if scan is not None:
+                    moved = to_native(volume, affine, scan.data.shape, scan.affine, native[pid][1], interpolation)
+                    native_image(moved, scan.affine, f"{m} attribution, {pid}, native").to_filename(
+                        work / pid / subject_map_name(pid, m, native=True))
+        if folder.exists():
+            shutil.rmtree(folder)
+        work.rename(folder)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
 
 
 def _participants_in(paths) -> set[str]:

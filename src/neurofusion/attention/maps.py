@@ -78,3 +78,15 @@ def volume_image(volume: np.ndarray, meta: dict, description: str = ""):
 def map_name(kind: str) -> str:
     """attention_space-<space>_class-<c>.nii.gz or ..._desc-difference.nii.gz."""
     return f"attention_space-{TEMPLATE_SPACE}_{kind}.nii.gz"
+
+
+def attribution_map_name(method: str, kind: str, model: str = "trained") -> str:
+    """attribution_space-<space>_method-<m>[_control-<c>]_class-<c>.nii.gz (or ..._desc-difference)."""
+    control = "" if model == "trained" else f"_control-{model}"
+    return f"attribution_space-{TEMPLATE_SPACE}_method-{method}{control}_{kind}.nii.gz"
+
+
+def subject_map_name(participant_id: str, method: str, native: bool = False) -> str:
+    """sub-X_space-<template|T1w>_method-<m>_attribution.nii.gz (T1w = the subject's own scan)."""
+    space = "T1w" if native else TEMPLATE_SPACE
+    return f"{participant_id}_space-{space}_method-{method}_attribution.nii.gz"

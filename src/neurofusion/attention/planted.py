@@ -106,10 +106,11 @@ def patches_in_regions(patches: pd.DataFrame, truth: PlantedTruth) -> tuple[np.n
         distance = np.linalg.norm(centres - centre, axis=1)
         hit = distance <= radius
         if hit.any():
-            how.append(f"{int(hit.sum())} patch centre(s) within {radius:g} mm")
+            k = int(hit.sum())
+            how.append(f"{k} patch centre{'' if k == 1 else 's'} inside")
         elif len(distance):
             hit = distance == distance.min()
-            how.append(f"no patch centre within {radius:g} mm: nearest patch ({distance.min():.1f} mm away)")
+            how.append(f"no patch centre inside: the nearest patch ({distance.min():.1f} mm away) stands in")
         inside |= hit
     return inside, how
 

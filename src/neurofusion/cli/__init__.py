@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "proteins": "proteins",
     "train": "train",
     "evaluate": "evaluate",
+    "ceiling": "ceiling",
     "export-attention": "export_attention",
     "summary": "summary",
 }

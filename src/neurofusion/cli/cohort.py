@@ -1,6 +1,6 @@
 """``neurofusion cohort``: participants + scans + proteins -> cohort table with folds."""
 
-HELP = "join participants, scan QC and protein samples; assign stratified subject-level folds"
+HELP = "Join participants, scan QC and protein samples, and assign stratified subject-level folds."
 
 
 def add_arguments(p):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "generate the synthetic demo cohort: BIDS whole-head T1w scans, an Olink NPX table and truth.json"
+HELP = "Generate the synthetic demo cohort: BIDS whole-head T1w scans, an Olink NPX table and truth.json."
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

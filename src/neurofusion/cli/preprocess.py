@@ -39,5 +39,5 @@ def run(args) -> int:
     status = "pass" if metrics["qc_pass"] else f"FAIL ({metrics['qc_reason']})"
     steps = " ".join(f"{k} {v:.1f}s" for k, v in metrics["seconds"].items())
     print(f"{args.t1w}: Dice {metrics['dice']:.3f}, r {metrics['correlation']:.3f}, "
-          f"brain {metrics['brain_volume_ml']:.0f} mL, QC {status}; {steps}")
+          f"brain mask {metrics['brain_mask_volume_ml']:.0f} mL, QC {status}; {steps}")
     return 0

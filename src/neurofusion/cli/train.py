@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-HELP = "train the fusion model (or an ablation) on one fold; writes model.pt, history.tsv, predictions.parquet"
+HELP = "Train the fusion model (or an ablation, or a baseline) on one fold: model.pt, history.tsv, predictions.parquet."
+VARIANTS = ["fusion", "mri", "protein", "baseline_fusion", "baseline_mri", "baseline_protein"]
 
 
 def add_arguments(parser) -> None:
@@ -12,12 +13,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--proteins", required=True, help="results/proteins/matrix.parquet")
     parser.add_argument("--catalog", required=True, help="results/proteins/catalog.parquet")
     parser.add_argument("--config", required=True, help="model/training settings (config/model.yaml)")
-    parser.add_argument("--variant", required=True, choices=["fusion", "mri", "protein"])
+    parser.add_argument("--variant", required=True, choices=VARIANTS,
+                        help="fusion, mri, protein (the transformer) or baseline_<...> (logistic regression "
+                             "on the same inputs, folds and scalers)")
     parser.add_argument("--fold", required=True, type=int, help="test fold (from participants.parquet)")
     parser.add_argument("--out-dir", required=True, help="folder for model.pt, history.tsv, predictions.parquet")
     parser.add_argument("--threads", type=int, default=1, help="CPU threads")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="auto: CUDA when visible, else CPU")
+    parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
+                        help="sanity-check control: train on the training folds' labels permuted with this seed")
 
 
 def run(args) -> int:
@@ -32,5 +37,20 @@ def run(args) -> int:
         threads = min(threads, training.cpu_threads)
     set_threads(threads)
     src = load_sources(args.cohort, args.embeddings, args.grid, args.proteins, args.catalog)
-    train_fold(src, model_settings, training, args.variant, args.fold, args.out_dir, device=args.device)
+    if args.variant.startswith("baseline_"):
+        from ..errors import NeurofusionError
+        from ..training.baseline import train_baseline
+
+        if args.shuffle_labels is not None:
+            raise NeurofusionError(f"--shuffle-labels is a control of the transformer's attribution maps, "
+                                   f"not of {args.variant}", fix="leave it out for baseline variants")
+        from ..training.settings import load_baseline_settings
+
+        result = train_baseline(src, model_settings, training, load_baseline_settings(args.config), args.variant,
+                                args.fold, args.out_dir)
+        print(f"{args.variant} fold {args.fold}: C = {result['C']:.3g} by inner CV on {result['n_train']} "
+              f"subjects; {result['n_test']} test predictions -> {args.out_dir}")
+        return 0
+    train_fold(src, model_settings, training, args.variant, args.fold, args.out_dir, device=args.device,
+               shuffle_labels=args.shuffle_labels)
     return 0

@@ -21,7 +21,8 @@ from .bootstrap import resample_counts
 
 COLUMNS = ["variant", "curve", "class", "x", "y", "y_low", "y_high", "count"]
 FPR_GRID = np.linspace(0.0, 1.0, 101)
-CALIBRATION_BINS = 10
+CALIBRATION_BINS = 10          # at most this many calibration bins ...
+CALIBRATION_MIN_PER_BIN = 10   # ... with this many subjects in each (but at least 2 bins)
 
 
 def roc_points(positive: np.ndarray, score: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -67,14 +68,23 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, z: float = 1.96):
     return centre - half, centre + half
 
 
+def calibration_bins(prob: np.ndarray) -> list[np.ndarray]:
+    """Indices of each calibration bin: equal-count (quantile) bins of the sorted
+    probabilities, as many as ``n / CALIBRATION_MIN_PER_BIN`` allows (2 to CALIBRATION_BINS;
+    one bin when there are fewer than 2 subjects).
+
+    Fixed-width bins leave a handful of subjects (or one) in most bins of a small cohort,
+    which draws a zigzag with 0-1 error bars; 40 subjects give 4 bins of 10 here.
+    """
+    n_bins = min(len(prob), int(np.clip(len(prob) // CALIBRATION_MIN_PER_BIN, 2, CALIBRATION_BINS)))
+    order = np.argsort(prob, kind="stable")
+    return [b for b in np.array_split(order, n_bins) if len(b)]
+
+
 def calibration_rows(variant, class_name, positive, prob) -> list[dict]:
-    bins = np.minimum((prob * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
     rows = []
-    for b in range(CALIBRATION_BINS):
-        inside = bins == b
-        n = int(inside.sum())
-        if n == 0:
-            continue
+    for inside in calibration_bins(prob):
+        n = len(inside)
         hits = float(positive[inside].sum())
         low, high = wilson_interval(np.array(hits), np.array(float(n)))
         rows.append(dict(variant=variant, curve="calibration", **{"class": class_name},

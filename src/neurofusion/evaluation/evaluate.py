@@ -8,7 +8,8 @@
 ``mean`` is the point estimate on all subjects; the CI is the 95% percentile interval of
 the stratified subject-level bootstrap. Comparisons pair the reference variant (fusion)
 with each single-modality variant on the subjects both predicted, drawing the same
-subjects for both in every repeat.
+subjects for both in every repeat; each variant X with a classical baseline
+``baseline_X`` in the table is also paired with it (X - baseline_X).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .metrics import METRICS, all_metrics, point_metrics
 from .predictions import arrays
 
 REFERENCE = "fusion"
+BASELINE_PREFIX = "baseline_"
 METRIC_COLUMNS = ["variant", "metric", "mean", "ci_low", "ci_high", "n"]
 PER_FOLD_COLUMNS = ["variant", "fold", "metric", "mean", "ci_low", "ci_high", "n"]
 COMPARISON_COLUMNS = ["comparison", "reference", "baseline", "metric", "delta", "ci_low", "ci_high",
@@ -78,9 +80,22 @@ def compare_variants(table: pd.DataFrame, classes, reference: str, baseline: str
     return rows
 
 
+def variant_order(variants) -> list[str]:
+    """fusion, the other models, then the baselines in the same order."""
+    return sorted(variants, key=lambda v: (v.startswith(BASELINE_PREFIX), v.removeprefix(BASELINE_PREFIX) != REFERENCE, v))
+
+
+def comparison_pairs(variants: Sequence[str]) -> list[tuple[str, str]]:
+    """(reference, baseline): fusion - each other model; each model - its logistic-regression baseline."""
+    models = [v for v in variants if not v.startswith(BASELINE_PREFIX)]
+    pairs = [(REFERENCE, v) for v in models if v != REFERENCE] if REFERENCE in models else []
+    pairs += [(v, BASELINE_PREFIX + v) for v in models if BASELINE_PREFIX + v in variants]
+    return pairs
+
+
 def evaluate(table: pd.DataFrame, classes: Sequence[str], n_boot: int, seed: int) -> EvaluationTables:
     classes = list(classes)
-    variants = sorted(table["variant"].unique(), key=lambda v: (v != REFERENCE, v))
+    variants = variant_order(table["variant"].unique())
     metrics, per_fold, comparison, curves = [], [], [], []
     for variant in variants:
         rows = table[table["variant"] == variant]
@@ -92,10 +107,8 @@ def evaluate(table: pd.DataFrame, classes: Sequence[str], n_boot: int, seed: int
             per_fold += [{"variant": variant, "fold": int(fold), **r} for r in metric_rows(fl, fp, n_boot, fold_seed)]
         curve_rng = np.random.default_rng(stream_seed(seed, f"{variant}/curves"))
         curves.append(curve_table(variant, classes, labels, probs, n_boot, curve_rng))
-    if REFERENCE in variants:
-        for baseline in variants:
-            if baseline != REFERENCE:
-                comparison += compare_variants(table, classes, REFERENCE, baseline, n_boot, seed)
+    for reference, baseline in comparison_pairs(variants):
+        comparison += compare_variants(table, classes, reference, baseline, n_boot, seed)
     return EvaluationTables(
         metrics=pd.DataFrame(metrics, columns=METRIC_COLUMNS),
         per_fold=pd.DataFrame(per_fold, columns=PER_FOLD_COLUMNS),

@@ -190,6 +190,19 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
     return metrics
 
 
+def brain_mask_volume_ml(mask: np.ndarray, affine: np.ndarray) -> float:
+    """Volume of a native-space brain mask in mL: voxels x |det| of the affine (any shear).
+
+    What it measures: deepbet's brain mask, i.e. brain tissue plus the CSF it encloses
+    (ventricles, sulci), without the CSF outside the brain; it is not the intracranial
+    volume. On the demo it is ~1,500-2,500 mL because the demo heads are nilearn's
+    MNI152 2009a template brain (its mask alone is 1,883 mL: the template lives in the
+    enlarged MNI space) scaled by 0.9-1.1 per axis; an adult brain scanned natively
+    measures ~1,000-1,600 mL.
+    """
+    return float(np.count_nonzero(mask)) * abs(float(np.linalg.det(np.asarray(affine)[:3, :3]))) / 1000.0
+
+
 def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice, correlation) -> dict:
     overlap = dice(mask, tpl.mask)
     similarity = correlation(image, tpl.brain, tpl.mask)
@@ -203,7 +216,7 @@ def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice,
         "shape": list(tpl.shape),
         "input_voxel_mm": [round(float(v), 4) for v in scan.voxel_size],
         "input_shape": list(scan.data.shape),
-        "brain_volume_ml": round(float(native_mask.sum() * np.prod(scan.voxel_size) / 1000.0), 2),
+        "brain_mask_volume_ml": round(brain_mask_volume_ml(native_mask, scan.affine), 2),
         "dice": round(overlap, 4),
         "correlation": round(similarity, 4),
         "min_dice": float(min_dice),

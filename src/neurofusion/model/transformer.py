@@ -10,7 +10,10 @@ The ``mri`` and ``protein`` variants are the same code with one branch switched 
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .attention import Attention
@@ -33,6 +36,41 @@ def encode(encoder: nn.TransformerEncoder, tokens: torch.Tensor, mask: torch.Ten
     """
     padding = ~mask & mask.any(dim=1, keepdim=True)        # (B, n) True = ignore
     return encoder(tokens, src_key_padding_mask=padding)
+
+
+def encode_with_weights(encoder: nn.TransformerEncoder, tokens: torch.Tensor,
+                        mask: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """``encode`` written out layer by layer, keeping every layer's attention probabilities.
+
+    Returns (tokens (B, n, D), [probs (B, H, n, n) per layer]); the probabilities stay in the
+    autograd graph, so gradients with respect to them exist (gradient-weighted relevance).
+    Only for explanation: training and inference keep nn.TransformerEncoder's fused path.
+    """
+    padding = ~mask & mask.any(dim=1, keepdim=True)        # (B, n) True = ignore
+    x, maps = tokens, []
+    for layer in encoder.layers:
+        if layer.norm_first:
+            raise ValueError("encode_with_weights expects post-norm encoder layers (norm_first=False)")
+        attended, probs = _self_attention(layer.self_attn, x, padding)
+        maps.append(probs)
+        x = layer.norm1(x + layer.dropout1(attended))
+        ff = layer.linear2(layer.dropout(layer.activation(layer.linear1(x))))
+        x = layer.norm2(x + layer.dropout2(ff))
+    if encoder.norm is not None:
+        x = encoder.norm(x)
+    return x, maps
+
+
+def _self_attention(attn: nn.MultiheadAttention, x: torch.Tensor, padding: torch.Tensor):
+    """nn.MultiheadAttention(x, x, x, key_padding_mask=padding) with its weights per head."""
+    b, n, d = x.shape
+    h = attn.num_heads
+    q, k, v = F.linear(x, attn.in_proj_weight, attn.in_proj_bias).chunk(3, dim=-1)
+    q, k, v = (t.reshape(b, n, h, d // h).transpose(1, 2) for t in (q, k, v))   # (B, H, n, d/H)
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d // h)                        # (B, H, n, n)
+    probs = scores.masked_fill(padding[:, None, None, :], float("-inf")).softmax(dim=-1)
+    out = (F.dropout(probs, attn.dropout, attn.training) @ v).transpose(1, 2).reshape(b, n, d)
+    return attn.out_proj(out), probs
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -92,21 +130,26 @@ class FusionModel(nn.Module):
         return torch.cat([lead, tokens], dim=1), torch.cat([absent, mask], dim=1)
 
     def forward(self, mri, mri_coords, mri_mask, prot_values, prot_flags, prot_category, prot_position,
-                prot_mask, return_attention: bool = False, per_head: bool = False) -> dict:
+                prot_mask, return_attention: bool = False, per_head: bool = False, explain: bool = False) -> dict:
         """mri (B,P,E), mri_coords (B,P,3), mri_mask (B,P), prot_values (B,K), prot_flags (B,K,F),
         prot_category (K,), prot_position (K,), prot_mask (B,K) -> {"logits": (B,C)[, "attention"]}.
+
+        ``explain`` also returns "self_attention" ({"mri", "protein"}: [(B,H,n,n) per layer]) and
+        per-head cross-attention, all inside the autograd graph (slower; for attribution only).
         """
-        pooled = []
+        if explain:
+            return_attention, per_head = True, True
+        pooled, self_maps = [], {}
         if self.cfg.uses_mri:
             m = self.mri_tokens(mri, mri_coords, mri_mask)                      # (B, P, D)
             if self.use_missing_token:
                 m, mri_mask = self._with_missing_token(m, mri_mask, self.missing_mri)
-            m = encode(self.mri_encoder, m, mri_mask)
+            m, self_maps["mri"] = self._encode(self.mri_encoder, m, mri_mask, explain)
         if self.cfg.uses_proteins:
             p = self.protein_tokens(prot_values, prot_flags, prot_category, prot_position, prot_mask)  # (B, K, D)
             if self.use_missing_token:
                 p, prot_mask = self._with_missing_token(p, prot_mask, self.missing_protein)
-            p = encode(self.protein_encoder, p, prot_mask)
+            p, self_maps["protein"] = self._encode(self.protein_encoder, p, prot_mask, explain)
         attention = []
         for block in self.cross:
             m, p, w = block(m, mri_mask, p, prot_mask, return_attention, per_head)
@@ -119,7 +162,16 @@ class FusionModel(nn.Module):
         out = {"logits": self.head(torch.cat(pooled, dim=-1))}                   # (B, C)
         if return_attention:
             out["attention"] = attention
+        if explain:
+            strip = (lambda w: w[..., 1:, 1:]) if self.use_missing_token else (lambda w: w)
+            out["self_attention"] = {k: [strip(w) for w in v] for k, v in self_maps.items()}
         return out
+
+    @staticmethod
+    def _encode(encoder, tokens, mask, explain: bool):
+        if explain:
+            return encode_with_weights(encoder, tokens, mask)
+        return encode(encoder, tokens, mask), None
 
     @staticmethod
     def _strip_missing_token(w: dict) -> dict:

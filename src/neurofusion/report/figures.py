@@ -82,7 +82,7 @@ def roc_figure(curves: pd.DataFrame, metrics: pd.DataFrame, variants: Sequence[s
 
 
 def calibration_figure(curves: pd.DataFrame, variants: Sequence[str]):
-    """Observed frequency vs mean predicted probability per bin, Wilson 95% intervals."""
+    """Observed frequency vs mean predicted probability per equal-count bin, Wilson 95% intervals."""
     panels = _class_panels(curves, "calibration") or ["-"]
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
     for ax, cls in zip(axes[0], panels):
@@ -91,13 +91,15 @@ def calibration_figure(curves: pd.DataFrame, variants: Sequence[str]):
             if cal.empty:
                 continue
             err = np.clip(np.vstack([cal["y"] - cal["y_low"], cal["y_high"] - cal["y"]]), 0, None)
+            counts = cal["count"].dropna().astype(int)
+            per_bin = (f"{counts.min()}" if counts.min() == counts.max() else f"{counts.min()}-{counts.max()}")
             ax.errorbar(cal["x"], cal["y"], yerr=err, color=colour(v, variants), marker="o", ms=4, lw=1.5,
-                        capsize=2, label=v)
+                        capsize=2, label=f"{v} ({len(cal)} bin{'' if len(cal) == 1 else 's'} of {per_bin})")
         ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1, label="perfect calibration")
         ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), xlabel=f"Mean predicted probability of {cls}",
-               ylabel=f"Observed fraction {cls}", aspect="equal", title=f"Calibration ({cls})")
+               ylabel=f"Observed fraction {cls}", aspect="equal", title=f"Calibration ({cls}, equal-count bins)")
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -127,11 +129,25 @@ def confusion_figure(curves: pd.DataFrame, classes: Sequence[str], variants: Seq
     return fig
 
 
-def training_curves_figure(histories: dict[str, list[tuple[int, pd.DataFrame]]], variants: Sequence[str]):
+FOLD_COLOURS = ["#1b6ca8", "#d1495b", "#edae49", "#66a182", "#8d6a9f", "#00798c", "#30638e", "#9e9e9e"]
+SMALL_VALIDATION = 20  # below this many validation subjects, validation AUC moves in big steps
+
+
+def training_curves_figure(histories: dict[str, list[tuple[int, pd.DataFrame]]], variants: Sequence[str],
+                           val_sizes: dict[tuple[str, int], int] | None = None):
     """One column per variant: loss per epoch (train solid, validation dashed) on top,
-    validation AUC below; one line per fold."""
+    validation AUC below; one colour per fold, the same in every panel.
+
+    ``val_sizes`` ((variant, fold) -> validation subjects) adds how many subjects each
+    validation AUC rests on, and a warning when that is too few to read its curve."""
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    val_sizes = val_sizes or {}
     shown = [v for v in variants if histories.get(v)] or list(variants[:1]) or ["-"]
-    fig, axes = plt.subplots(2, len(shown), figsize=(3.8 * len(shown), 5.6), squeeze=False, sharex="col")
+    fig, axes = plt.subplots(2, len(shown), figsize=(3.8 * len(shown), 5.8), squeeze=False, sharex="col")
+    folds = sorted({fold for v in shown for fold, _ in histories.get(v, [])})
+    fold_colour = {fold: FOLD_COLOURS[i % len(FOLD_COLOURS)] for i, fold in enumerate(folds)}
     for col, v in enumerate(shown):
         ax_loss, ax_auc = axes[0, col], axes[1, col]
         runs = histories.get(v, [])
@@ -139,22 +155,33 @@ def training_curves_figure(histories: dict[str, list[tuple[int, pd.DataFrame]]],
             _no_data(ax_loss, "no history.tsv found")
             _no_data(ax_auc, "no history.tsv found")
             continue
-        shades = np.linspace(1.0, 0.45, len(runs))
-        for (fold, h), alpha in zip(runs, shades):
-            c = colour(v, variants)
+        for fold, h in runs:
+            c = fold_colour[fold]
             if "train_loss" in h:
-                ax_loss.plot(h["epoch"], h["train_loss"], color=c, alpha=alpha, lw=1.4, label=f"fold {fold} train")
+                ax_loss.plot(h["epoch"], h["train_loss"], color=c, lw=1.4)
             if "val_loss" in h:
-                ax_loss.plot(h["epoch"], h["val_loss"], color=c, alpha=alpha, lw=1.4, ls="--", label=f"fold {fold} val")
+                ax_loss.plot(h["epoch"], h["val_loss"], color=c, lw=1.4, ls="--")
             if "val_auc" in h:
-                ax_auc.plot(h["epoch"], h["val_auc"], color=c, alpha=alpha, lw=1.4, label=f"fold {fold}")
+                n_val = val_sizes.get((v, fold))
+                ax_auc.plot(h["epoch"], h["val_auc"], color=c, lw=1.4, marker=".", ms=3,
+                            label=f"fold {fold}" + (f" (n={n_val})" if n_val else ""))
         ax_loss.set(title=v, ylabel="Loss" if col == 0 else None)
-        ax_auc.set(xlabel="Epoch", ylabel="Validation AUC" if col == 0 else None, ylim=(0, 1.01))
+        ax_auc.set(xlabel="Epoch", ylabel="Validation AUC" if col == 0 else None, ylim=(-0.02, 1.02))
+        ax_auc.xaxis.set_major_locator(MaxNLocator(integer=True))
         for ax in (ax_loss, ax_auc):
             ax.grid(alpha=0.3)
-        ax_loss.legend(fontsize=6, ncol=2)
-        ax_auc.legend(fontsize=6)
-    fig.suptitle("Training curves (loss: solid train, dashed validation)", fontsize=10)
+        ax_auc.legend(fontsize=6, loc="lower right", title="validation subjects", title_fontsize=6)
+    handles = [Line2D([], [], color=fold_colour[f], lw=2) for f in folds]
+    handles += [Line2D([], [], color="black", lw=1.4), Line2D([], [], color="black", lw=1.4, ls="--")]
+    labels = [f"fold {f}" for f in folds] + ["train loss", "validation loss"]
+    fig.legend(handles, labels, loc="upper center", ncol=len(labels), fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, 0.995))
+    fig.suptitle("Training curves", fontsize=10, y=1.04)
+    sizes = [n for (v, _), n in val_sizes.items() if v in shown and n]
+    if sizes and min(sizes) < SMALL_VALIDATION:
+        fig.text(0.5, -0.01, f"Validation sets of {min(sizes)}-{max(sizes)} subjects: one subject more or less "
+                 "moves validation AUC in large steps (down to 0 or up to 1), so read the trend, not single epochs.",
+                 ha="center", va="top", fontsize=7, color="#b42318", wrap=True)
     fig.tight_layout()
     return fig
 
@@ -175,7 +202,8 @@ def ablation_figure(metrics: pd.DataFrame, comparison: pd.DataFrame, variants: S
                         ha="center", fontsize=8)
     ax_auc.set_yticks(ys, variants)
     ax_auc.axvline(0.5, ls="--", color="grey", lw=1)
-    ax_auc.set(xlim=(0.3, 1.02), ylim=(-0.6, len(variants) - 0.4), xlabel="ROC AUC (pooled test folds, 95% CI)",
+    lows = [m["ci_low"] for v in variants if (m := _metric(metrics, v, "auc")) is not None and np.isfinite(m["ci_low"])]
+    ax_auc.set(xlim=(min([0.3, *[lo - 0.03 for lo in lows]]), 1.02), ylim=(-0.6, len(variants) - 0.4), xlabel="ROC AUC (pooled test folds, 95% CI)",
                title="Each variant")
     ax_auc.grid(axis="x", alpha=0.3)
     auc = comparison[comparison["metric"] == "auc"] if not comparison.empty else comparison
@@ -193,7 +221,7 @@ def ablation_figure(metrics: pd.DataFrame, comparison: pd.DataFrame, variants: S
     ax_delta.set_yticks(yd, [f"{r.reference}\n- {r.baseline}" for r in auc.itertuples(index=False)])
     ax_delta.axvline(0, ls="--", color="grey", lw=1)
     ax_delta.set(ylim=(-0.6, len(auc) - 0.4), xlabel="ΔAUC, paired bootstrap 95% CI (same subjects)",
-                 title="Fusion minus single modality")
+                 title="Paired differences (same subjects)")
     ax_delta.grid(axis="x", alpha=0.3)
     fig.tight_layout()
     return fig

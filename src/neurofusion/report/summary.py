@@ -23,8 +23,11 @@ from .. import TEMPLATE_SPACE, __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from . import html
+from ..embeddings.store import read_shard_metadata
 from .figures import (ablation_figure, calibration_figure, ci_text, confusion_figure, roc_figure, save_png,
                       training_curves_figure)
+from .glance import glance_flags, predicted_classes
+from .yardsticks import baseline_section, ceiling_section, is_baseline
 
 FIGURES = ("roc", "calibration", "confusion", "training_curves", "ablation")
 PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "nibabel", "nilearn",
@@ -32,9 +35,11 @@ PACKAGES = ("numpy", "scipy", "pandas", "pyarrow", "scikit-learn", "torch", "nib
 HEADLINE = ("auc", "balanced_accuracy", "sensitivity", "specificity", "f1", "brier", "ece")
 CAPTIONS = {
     "roc": "ROC curves of every variant on the pooled test folds, with 95% bootstrap bands.",
-    "calibration": "Calibration: observed frequency against mean predicted probability per bin (Wilson 95% intervals).",
+    "calibration": "Calibration: observed frequency against mean predicted probability in equal-count bins "
+                   "(10 or more subjects each, always at least 2 bins; Wilson 95% intervals).",
     "confusion": "Confusion matrices on the pooled test folds (counts and share of each true class).",
-    "training_curves": "Training and validation loss and validation AUC per epoch, one line per fold.",
+    "training_curves": "Training and validation loss and validation AUC per epoch; one colour per fold, the same "
+                       "in every panel; n: validation subjects of each fold.",
     "ablation": "Pooled AUC per variant (95% CI) and the paired fusion-minus-ablation ΔAUC with p-values.",
 }
 
@@ -49,6 +54,8 @@ class SummaryInputs:
     model_configs: list[Path] = field(default_factory=list)
     settings: Path | None = None
     settings_text: str | None = None  # the workflow's merged config, as YAML
+    embedding_shard: Path | None = None  # its metadata says how the builtin encoder's pretraining ended
+    ceiling: Path | None = None  # ceiling.tsv: truth-informed readouts (cohorts with a truth.json)
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -75,6 +82,18 @@ def read_histories(train_dir: Path, variants: Sequence[str]) -> dict[str, list[t
             out.setdefault(v, []).append((fold, _require(_read_tsv(path), ["epoch"], path)))
         out.get(v, []).sort(key=lambda item: item[0])
     return out
+
+
+def read_validation_sizes(train_dir: Path, variants: Sequence[str]) -> dict[tuple[str, int], int]:
+    """(variant, fold) -> validation subjects, from each fold's subjects.tsv (role == val)."""
+    sizes = {}
+    for v in variants:
+        for path in sorted((train_dir / v).glob("fold-*/subjects.tsv")):
+            roles = _read_tsv(path)
+            if "role" in roles.columns:
+                fold = int(re.findall(r"fold-(\d+)", path.parent.name)[0])
+                sizes[(v, fold)] = int((roles["role"] == "val").sum())
+    return sizes
 
 
 def _classes(cohort: pd.DataFrame, curves: pd.DataFrame) -> list[str]:
@@ -126,7 +145,7 @@ def comparison_sentences(comparison: pd.DataFrame) -> str:
     for r in auc.itertuples(index=False):
         verdict, cls = "no clear difference (CI includes 0)", ""
         if np.isfinite(r.ci_low) and r.ci_low > 0:
-            verdict, cls = "fusion better", "good"
+            verdict, cls = f"{r.reference} better", "good"
         elif np.isfinite(r.ci_high) and r.ci_high < 0:
             verdict, cls = f"{r.baseline} better", "bad"
         p = f"{r.p_value:.3f}" if np.isfinite(r.p_value) else "n/a"
@@ -136,22 +155,59 @@ def comparison_sentences(comparison: pd.DataFrame) -> str:
     return "<ul>" + "".join(items) + "</ul>"
 
 
-def cohort_section(cohort: pd.DataFrame, excluded: pd.DataFrame, classes: Sequence[str]) -> str:
-    parts = [f"<p>{len(cohort)} subjects included, {len(excluded)} excluded.</p>"]
+def _subjects(n: int) -> str:
+    return f"{n} subject{'' if n == 1 else 's'}"
+
+
+def cohort_section(cohort: pd.DataFrame, excluded: pd.DataFrame, classes: Sequence[str],
+                   metrics: pd.DataFrame | None = None) -> str:
+    """Who is in the cohort, who is scored and why the two numbers differ; folds; exclusions."""
+    scope = excluded["scope"] if "scope" in excluded.columns else pd.Series("cohort", index=excluded.index)
+    left_out = excluded.loc[scope == "cohort"]
+    missing = excluded.loc[scope != "cohort"]
+    parts = [f"<p><b>Cohort: {_subjects(len(cohort))}</b> with a label in {html.esc(', '.join(classes))} and at "
+             f"least one usable modality; {_subjects(left_out['participant_id'].nunique())} left out of it."]
+    if {"has_mri", "has_proteins"} <= set(cohort.columns) and len(cohort):
+        both = int((cohort["has_mri"] & cohort["has_proteins"]).sum())
+        mri_only = int((cohort["has_mri"] & ~cohort["has_proteins"]).sum())
+        prot_only = int((~cohort["has_mri"] & cohort["has_proteins"]).sum())
+        parts.append(f" Of the cohort, {both} have both MRI and proteins, {mri_only} MRI only, "
+                     f"{prot_only} proteins only.")
+        if metrics is not None and len(metrics):
+            scored = metrics.groupby("variant", sort=False)["n"].max().astype(int)
+            if scored.nunique() == 1:
+                n = int(scored.iloc[0])
+                why = (f" The other {len(cohort) - n} lack one modality: they are in the cohort and the fold table "
+                       "(folds are drawn over the whole cohort), but no variant scores them, so that every variant "
+                       "is compared on the same people." if n == both and n < len(cohort) else "")
+                parts.append(f" <b>Scored: {_subjects(n)}</b> (the metrics' n), in every variant.{why}")
+            else:
+                listed = ", ".join(f"{html.esc(v)} {n}" for v, n in scored.items())
+                parts.append(f" <b>Scored</b> (the metrics' n, per variant): {listed}; a variant scores the "
+                             "subjects that have the modalities it needs.")
+    parts.append("</p>")
     if {"fold", "label"} <= set(cohort.columns) and len(cohort):
         counts = pd.crosstab(cohort["fold"], cohort["label"]).reindex(columns=list(classes), fill_value=0)
         counts.index = [f"fold {k}" for k in counts.index]
         counts.loc["total"] = counts.sum()
         frame = counts.reset_index().rename(columns={"index": "test fold"})
-        parts.append(html.table(frame, numeric=classes))
-    for col in ("has_mri", "has_proteins"):
-        if col in cohort.columns:
-            parts.append(f"<p>{col}: {int(cohort[col].sum())} of {len(cohort)}</p>")
+        parts.append("<p>Test folds over the whole cohort (scored or not):</p>" + html.table(frame, numeric=classes))
     if len(excluded) and "reason" in excluded.columns:
-        reasons = excluded.groupby("reason").size().reset_index(name="subjects")
-        parts.append("<h3>Exclusions by reason</h3>" + html.table(reasons, numeric=["subjects"]))
+        groups = ["scope"] if "scope" in excluded.columns else []
+        reasons = excluded.groupby([*groups, "reason"]).size().reset_index(name="subjects")
+        parts.append("<h3>Exclusions by reason</h3><p class=\"note\">scope cohort: left out of the cohort; "
+                     "scope mri / proteins: that modality is missing or failed QC, the subject stays in the "
+                     "cohort.</p>" + html.table(reasons, numeric=["subjects"]))
         parts.append("<details><summary>Every excluded subject</summary>" + html.table(excluded) + "</details>")
     return "".join(parts)
+
+
+def _region_text(index: int, region: dict) -> str:
+    """One planted region in words, e.g. 'region 1 at (-26, -22, -14) mm, radius 16 mm: 1 patch centre inside'."""
+    centre = ", ".join(f"{v:g}" for v in region.get("centre_mm", []))
+    radius = region.get("radius_mm")
+    where = f"region {index} at ({centre}) mm" + (f", radius {radius:g} mm" if radius is not None else "")
+    return f"{where}: {region.get('patches', '')}"
 
 
 def planted_html(check: dict) -> str:
@@ -164,10 +220,13 @@ def planted_html(check: dict) -> str:
         values = region["enrichment"]
         enrich = ", ".join(f"{k}: {values[k]:.2f}" if values.get(k) is not None else f"{k}: n/a"
                            for k in order if k in values)
-        matched = "; ".join(r.get("patches", "") for r in region.get("regions", []))
-        parts.append(f"<li>Attention enrichment inside the planted region ({region['n_patches_inside']} patches: "
-                     f"{html.esc(matched)}; mean weight inside ÷ mean elsewhere, &gt; 1 = concentrated there): "
-                     f"{html.esc(enrich)}</li>")
+        regions = region.get("regions", [])
+        listed = "".join(f"<li>{html.esc(_region_text(i, r))}</li>" for i, r in enumerate(regions, start=1))
+        n_inside = region["n_patches_inside"]
+        parts.append(f"<li>Planted region{'s' if len(regions) != 1 else ''}: {len(regions)}, counted together as "
+                     f"{n_inside} patch{'es' if n_inside != 1 else ''}<ul>{listed}</ul></li>"
+                     f"<li>Attention enrichment in those patches (mean weight inside ÷ mean elsewhere; &gt; 1 = "
+                     f"concentrated there): {html.esc(enrich)}</li>")
     n = check.get("n_proteins")
     for p in check.get("proteins", []):
         if p.get("found"):
@@ -221,6 +280,105 @@ def attention_section(folder: Path, classes, top: int, dpi: int, figures: dict[s
     ])
 
 
+def _fmt(value, digits=2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def attribution_check_table(check: dict) -> pd.DataFrame:
+    """One row per method: planted-region enrichment and planted proteins' median rank, for the
+    trained model and each control, and whether the check supports the method."""
+    rows = []
+    for method, entry in check.get("methods", {}).items():
+        row = {"method": method}
+        for kind in ("trained", "randomised", "shuffled"):
+            if kind not in entry:
+                continue
+            one = entry[kind]
+            if "region" in one:
+                region = one["region"]
+                row[f"region enrichment, {kind}"] = (f"{_fmt(region['headline'])} ({region['headline_map']})"
+                                                     if region["headline"] is not None else "n/a")
+            if "median_rank" in one:
+                row[f"planted proteins' median rank, {kind}"] = _fmt(one["median_rank"], 1)
+        verdict = entry.get("verdict", {})
+        row["supported"] = ", ".join(part for part in ("region", "proteins") if verdict.get(part)) or "no"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def attribution_section(folder: Path, classes, top: int, dpi: int, figures: dict[str, bytes]) -> str:
+    """Faithful attribution of one variant beside its sanity-check controls (figure into ``figures``)."""
+    import nibabel as nib
+
+    from ..attention.maps import attribution_map_name
+    from .attribution_figures import attribution_grid_figure
+
+    variant = folder.name
+    check_path = folder / "planted_check.json"
+    if not check_path.exists():
+        raise NeurofusionError("planted_check.json not found", path=check_path, fix="rerun export-attention")
+    check = json.loads(check_path.read_text())
+    attribution = check.get("attribution", {})
+    table_path = folder / "patch_attribution.parquet"
+    methods = [m for m in ("occlusion", "relevance", "integrated") if (folder / attribution_map_name(
+        m, "desc-difference")).exists()]
+    models = [k for k in ("trained", "randomised", "shuffled")
+              if methods and (folder / attribution_map_name(methods[0], "desc-difference", k)).exists()]
+    if not attribution and not methods:
+        return ""  # an export from before attribution existed
+    diff_label = f"{classes[-1]} - {classes[0]}"
+    parts = [f"<h2>Attribution: what drives the {html.esc(variant)} model</h2>",
+             "<p>Per test subject and token, the share of the positive-class log-odds each token carries: "
+             "<b>occlusion</b> (the score lost when the token is masked through the model's own masks), "
+             "<b>relevance</b> (gradient-weighted attention relevance through the self- and cross-attention "
+             "layers, Chefer et al. 2021) and <b>integrated</b> gradients from the training-mean input (Captum). "
+             "Sanity check (Adebayo et al. 2018): the same maps from the model with randomised weights"
+             + (" and from a model trained on shuffled labels" if "shuffled" in models else "")
+             + " must lose what the trained model finds.</p>"]
+    if attribution.get("available"):
+        targets = attribution.get("targets", {})
+        region = attribution.get("region")
+        if region:
+            inside = "; ".join(f"region {i}: {how}" for i, how in enumerate(region["patches"], start=1))
+            parts.append(f"<p>Planted regions: {region['n_patches_inside']} patches ({html.esc(inside)}). "
+                         f"Enrichment = mean |map| inside ÷ mean |map| elsewhere, the larger of the {html.esc(classes[-1])} "
+                         f"and the difference map; target ≥ {targets.get('region_enrichment')}× with the randomised "
+                         f"model ≤ {targets.get('randomised_ceiling')}×. Planted proteins: median rank by mean |attribution| "
+                         f"(target ≤ {targets.get('protein_median_rank')}) of {attribution.get('n_proteins', 'n/a')}.</p>")
+        elif attribution.get("n_proteins"):
+            parts.append(f"<p>Planted proteins: median rank by mean |attribution| of {attribution['n_proteins']} "
+                         f"(target ≤ {targets.get('protein_median_rank')}).</p>")
+        table = attribution_check_table(attribution)
+        parts.append(html.table(table))
+        supported = attribution.get("supported", {})
+        named = [f"{part}: {', '.join(ms)}" for part, ms in supported.items() if ms]
+        parts.append(f"<p>The planted check supports {html.esc('; '.join(named)) if named else 'no method'}"
+                     f"{'' if named else ' (no map meets the target with its randomised control below the ceiling)'}.</p>")
+        if attribution.get("integrated_max_abs_delta") is not None:
+            parts.append(f'<p class="note">Integrated gradients: largest completeness error over the test subjects '
+                         f"{attribution['integrated_max_abs_delta']:.3g} (log-odds).</p>")
+    if methods and table_path.exists():
+        maps = {(m, k): nib.load(folder / attribution_map_name(m, "desc-difference", k)) for m in methods for k in models}
+        centres = attribution.get("region", {}).get("centres_mm", [])
+        patches = pd.read_parquet(table_path)
+        cut = centres[0] if centres else patches.loc[patches[f"{methods[0]}_rank"].idxmin(), ["x_mm", "y_mm", "z_mm"]].tolist()
+        figures[f"attribution_{variant}_maps"] = _png(attribution_grid_figure(maps, methods, models, diff_label, cut, centres), dpi)
+        parts.append(html.figure(figures[f"attribution_{variant}_maps"],
+                                 f"Class difference {diff_label} of each method's attribution per MRI patch: trained model "
+                                 f"(left) beside its controls" + ("; green marker: planted region centre." if centres else "."),
+                                 f"attribution maps {variant}"))
+    proteins_path = folder / "protein_attribution.tsv"
+    if proteins_path.exists():
+        proteins = _read_tsv(proteins_path)
+        shown = ["protein_id", "gene", "category", *[c for c in ("attention",) if c in proteins.columns],
+                 *[m for m in ("occlusion", "relevance", "integrated") if m in proteins.columns],
+                 *[f"{m}_rank" for m in ("occlusion", "relevance", "integrated") if f"{m}_rank" in proteins.columns]]
+        parts += ["<details><summary>Proteins by attribution (one score column per method: mean |attribution|)</summary>",
+                  html.table(proteins[shown].head(top), numeric=[c for c in shown if c not in ("protein_id", "gene", "category")]),
+                  "</details>"]
+    return "".join(parts)
+
+
 def _text_block(title: str, path: Path) -> str:
     try:
         text = path.read_text()
@@ -244,23 +402,35 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
     classes = _classes(cohort, curves)
     variants = list(dict.fromkeys(metrics["variant"]))
     histories = read_histories(inputs.train_dir, variants)
+    val_sizes = read_validation_sizes(inputs.train_dir, variants)
+    pretrain = read_shard_metadata(inputs.embedding_shard).get("pretrain") if inputs.embedding_shard else None
+    ceiling = _require(_read_tsv(inputs.ceiling), ["variant", "metric", "mean", "ci_low", "ci_high", "n"],
+                       inputs.ceiling) if inputs.ceiling else None
 
     figures: dict[str, bytes] = {
         "roc": _png(roc_figure(curves, metrics, variants), dpi),
         "calibration": _png(calibration_figure(curves, variants), dpi),
         "confusion": _png(confusion_figure(curves, classes, variants), dpi),
-        "training_curves": _png(training_curves_figure(histories, variants), dpi),
+        # a baseline's history is its penalty path, not epochs: not drawn as training curves
+        "training_curves": _png(training_curves_figure(histories, [v for v in variants if not is_baseline(v)],
+                                                       val_sizes), dpi),
         "ablation": _png(ablation_figure(metrics, comparison, variants), dpi),
     }
-    attention_html = [attention_section(Path(d), classes, top, dpi, figures) for d in inputs.attention_dirs]
+    attention_html = [attention_section(Path(d), classes, top, dpi, figures) for d in inputs.attention_dirs
+                      if (Path(d) / "protein_importance.tsv").exists()]  # raw cross-attention: fusion only
+    attention_html += [attribution_section(Path(d), classes, top, dpi, figures) for d in inputs.attention_dirs]
 
     sections = [
         "<h2>At a glance</h2>",
+        glance_flags(metrics, comparison, predicted_classes(inputs.train_dir, variants, classes), cohort, excluded,
+                     variants, pretrain),
         f"<p>Classes: {html.esc(', '.join(classes))} (positive: {html.esc(classes[-1])}). Metrics pooled over "
         f"test folds; brackets: 95% subject-level bootstrap CI{_repeats(comparison)}. Lower is better for Brier "
         f"and ECE.</p>",
         html.table(headline_table(metrics, variants), numeric=["n", *HEADLINE]),
         comparison_sentences(comparison),
+        ceiling_section(metrics, ceiling, variants),
+        baseline_section(histories, variants),
         html.figure(figures["ablation"], CAPTIONS["ablation"], "ablation"),
         *attention_html,
         "<h2>Evaluation figures</h2>",
@@ -269,7 +439,7 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
         html.table(per_fold, numeric=["mean", "ci_low", "ci_high", "n"]), "</details>",
         "<h2>All paired comparisons</h2>",
         html.table(comparison, numeric=["delta", "ci_low", "ci_high", "p_value", "n", "n_boot"]),
-        "<h2>Cohort</h2>", cohort_section(cohort, excluded, classes),
+        "<h2>Cohort</h2>", cohort_section(cohort, excluded, classes, metrics),
         "<h2>Configuration</h2>",
         *[_text_block("Model configuration", Path(p)) for p in inputs.model_configs],
         _text_block("Run settings", inputs.settings) if inputs.settings else "",

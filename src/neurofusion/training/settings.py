@@ -1,4 +1,4 @@
-"""Training settings and the model.yaml reader (sections ``model:`` and ``training:``)."""
+"""Training settings and the model.yaml reader (sections ``model:``, ``training:`` and ``baseline:``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from ..model.config import FusionConfig
 # model settings a YAML may set; the rest of FusionConfig comes from the data
 MODEL_KEYS = ("hidden_dim", "num_heads", "num_self_layers", "num_cross_layers", "ff_mult", "dropout",
               "coord_hidden", "coord_scale_mm", "per_protein_value")
+SECTIONS = {"model", "training", "baseline"}
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,36 @@ class TrainConfig:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class BaselineConfig:
+    """The classical baselines (variants baseline_*): penalised logistic regression."""
+
+    penalty: str = "l2"             # l2 | elasticnet
+    l1_ratio: float = 0.5           # elasticnet only: share of the L1 penalty
+    c_min: float = 0.01             # inverse penalty strengths tried by the inner CV, log-spaced
+    c_max: float = 10000.0
+    c_steps: int = 13
+    inner_folds: int = 3            # stratified inner CV on the training part picks C
+    mri_reduction: str = "none"     # none: every patch embedding feature | pca: PCA of the training part
+    pca_components: int = 32
+    max_iter: int = 5000
+
+    def __post_init__(self):
+        checks = {
+            "penalty": self.penalty in ("l2", "elasticnet"), "l1_ratio": 0.0 < self.l1_ratio < 1.0,
+            "c_min": 0 < self.c_min <= self.c_max, "c_steps": self.c_steps >= 1,
+            "inner_folds": self.inner_folds >= 2, "mri_reduction": self.mri_reduction in ("none", "pca"),
+            "pca_components": self.pca_components >= 1, "max_iter": self.max_iter >= 10,
+        }
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise NeurofusionError(f"baseline setting {bad[0]} = {getattr(self, bad[0])!r} is not allowed",
+                                   fix="see the comments in config/model.yaml")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 def _typed(section: dict, allowed: dict, where, name: str) -> dict:
     out = {}
     for key, value in (section or {}).items():
@@ -80,9 +111,9 @@ def _as_bool(value) -> bool:
 
 def parse_settings(data: dict, where="model config") -> tuple[dict, TrainConfig]:
     """(model settings for FusionConfig, TrainConfig) from the parsed YAML mapping."""
-    if not isinstance(data, dict) or set(data) - {"model", "training"}:
-        extra = sorted(set(data) - {"model", "training"}) if isinstance(data, dict) else []
-        raise NeurofusionError(f"expected sections 'model' and 'training' only{': found ' + ', '.join(extra) if extra else ''}",
+    if not isinstance(data, dict) or set(data) - SECTIONS:
+        extra = sorted(set(data) - SECTIONS) if isinstance(data, dict) else []
+        raise NeurofusionError(f"expected sections 'model', 'training' and 'baseline' only{': found ' + ', '.join(extra) if extra else ''}",
                                path=where, fix="see config/model.yaml for the layout")
     model_types = {f.name: _ftype(f) for f in fields(FusionConfig) if f.name in MODEL_KEYS}
     train_types = {f.name: _ftype(f) for f in fields(TrainConfig)}
@@ -91,11 +122,26 @@ def parse_settings(data: dict, where="model config") -> tuple[dict, TrainConfig]
     return model, training
 
 
+def parse_baseline(data: dict, where="model config") -> BaselineConfig:
+    """BaselineConfig from the ``baseline:`` section of the parsed YAML (defaults when absent)."""
+    types = {f.name: _ftype(f) for f in fields(BaselineConfig)}
+    section = data.get("baseline") if isinstance(data, dict) else None
+    return BaselineConfig(**_typed(section, types, where, "baseline"))
+
+
 def _ftype(f):
     return {"int": int, "float": float, "str": str, "bool": bool}[f.type if isinstance(f.type, str) else f.type.__name__]
 
 
 def load_settings(path: str | os.PathLike) -> tuple[dict, TrainConfig]:
+    return parse_settings(_read_yaml(path), where=path)
+
+
+def load_baseline_settings(path: str | os.PathLike) -> BaselineConfig:
+    return parse_baseline(_read_yaml(path), where=path)
+
+
+def _read_yaml(path: str | os.PathLike) -> dict:
     import yaml
 
     try:
@@ -105,4 +151,4 @@ def load_settings(path: str | os.PathLike) -> tuple[dict, TrainConfig]:
         raise NeurofusionError("model config not found", path=path, fix="pass --config config/model.yaml")
     except yaml.YAMLError as exc:
         raise NeurofusionError(f"not valid YAML ({str(exc).splitlines()[0]})", path=path)
-    return parse_settings(data, where=path)
+    return data

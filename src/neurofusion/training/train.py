@@ -93,8 +93,10 @@ def deterministic(enabled: bool):
 class FoldRun:
     """Everything one (variant, fold) run needs, prepared once from the sources."""
 
-    def __init__(self, src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int):
+    def __init__(self, src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
+                 shuffle_labels: int | None = None):
         self.src, self.tc, self.variant, self.fold = src, tc, variant, int(fold)
+        self.shuffle_labels = None if shuffle_labels is None else int(shuffle_labels)
         pool = available(src)
         used, self.left_out = eligible(pool, variant, tc.subjects)
         self.split = split_fold(used, self.fold, tc.val_fraction, tc.seed)
@@ -104,6 +106,8 @@ class FoldRun:
         coords = patch_coords(src.grid, self.patch_ids, src.paths.get("grid", "grid"))
         raws = {part: gather(src, pool, ids, self.patch_ids, self.protein_ids, width)
                 for part, ids in self.split.items()}
+        if self.shuffle_labels is not None:
+            permute_labels(raws["train"], raws["val"], self.shuffle_labels)
         self.norm = Normaliser.fit(raws["train"], tc.normalise_embeddings, tc.clip_z, tc.protein_missing)
         self.data: dict[str, Batchable] = {part: to_tensors(raw, self.norm, coords, category, position)
                                            for part, raw in raws.items()}
@@ -115,7 +119,7 @@ class FoldRun:
             missing_modality_token=tc.subjects == "all" and variant == "fusion", **model_settings)
         self.fingerprint = fingerprint(
             __version__, self.cfg.to_dict(), tc.to_dict(), variant, self.fold, self.split, self.protein_ids,
-            self.patch_ids, coords, category, position,
+            self.patch_ids, coords, category, position, self.shuffle_labels,
             *[a for raw in raws.values() for a in (raw.mri, raw.mri_mask, raw.prot_values, raw.below_lod, raw.labels)])
 
     def checkpoint_payload(self, state_dict: dict, best_epoch: int, epochs_run: int) -> dict:
@@ -132,9 +136,19 @@ class FoldRun:
                      "coords": self.coords.tolist(), "meta": json.loads(json.dumps(src.grid_meta, default=str))},
             "encoder": json.loads(json.dumps(getattr(src.embeddings, "metadata", {}) or {}, default=str)),
             "best_epoch": int(best_epoch), "epochs_run": int(epochs_run),
+            "label_permutation_seed": self.shuffle_labels,
             "subjects": {k: list(v) for k, v in self.split.items()},
             "fingerprint": self.fingerprint, "state_dict": state_dict,
         }
+
+
+def permute_labels(train, val, seed: int) -> None:
+    """Shuffled-label control (Adebayo et al. 2018): permute the labels of the training and
+    validation subjects together (seeded, in place), so neither fitting nor epoch selection
+    sees a real label; the test fold keeps its true labels."""
+    labels = np.concatenate([train.labels, val.labels])
+    labels = labels[np.random.default_rng(seed).permutation(len(labels))]
+    train.labels, val.labels = labels[:len(train.labels)], labels[len(train.labels):]
 
 
 def _score(val_auc: float, val_loss: float, select_by: str) -> tuple:
@@ -147,11 +161,12 @@ def _score(val_auc: float, val_loss: float, select_by: str) -> tuple:
 
 def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
                out_dir: str | os.PathLike, device: str = "auto", stop_after_epochs: int | None = None,
-               progress: bool = True) -> dict | None:
+               progress: bool = True, shuffle_labels: int | None = None) -> dict | None:
     """Train, then write model.pt, history.tsv, predictions.parquet, subjects.tsv into ``out_dir``.
 
     ``stop_after_epochs`` ends this call after that many epochs, as a kill between
     epochs would (for tests); the outputs are then not written and None is returned.
+    ``shuffle_labels`` (a seed) trains the shuffled-label control of ``permute_labels``.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +174,7 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NeurofusionError("--device cuda was asked for but no CUDA device is visible",
                                fix="use --device auto or cpu, or run on a GPU node")
-    run = FoldRun(src, model_settings, tc, variant, fold)
+    run = FoldRun(src, model_settings, tc, variant, fold, shuffle_labels)
     with deterministic(dev.type == "cpu"):
         result = _fit(run, dev, out_dir, stop_after_epochs, progress)
         if result is None:

@@ -1,0 +1,287 @@
+"""Classical baselines: penalised logistic regression on the transformer's own inputs.
+
+    baseline_fusion | baseline_mri | baseline_protein
+        = FoldRun of fusion | mri | protein (same subjects, same split, same fitted scalers)
+          -> feature blocks of the normalised inputs
+               mri      patch embeddings [N, P*E] (optionally PCA of the training part)
+               protein  robust z-scores [N, K] + below-LOD / missing flags [N, 2K]
+          -> each block scaled to unit total variance on the training part
+          -> logistic regression, C picked by stratified inner CV on the training part
+
+The training part is every subject outside the test fold (the transformer's training and
+validation subjects); the test fold is touched once, for the predictions. Scalers are the
+transformer's (fitted on its training subjects); the PCA and block scales are fitted on
+the training part; nothing is fitted on the test fold.
+
+Outputs, as for the transformer: model.pt (plain tensors and values: the scalers, the
+reduction, the coefficients; ``baseline_probabilities`` replays it), history.tsv (one row
+per candidate C, in ``epoch`` order; ``val_auc`` / ``val_loss`` are the inner-CV means,
+``best`` marks the chosen one), predictions.parquet and subjects.tsv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..io import all_or_nothing
+from ..torchfile import save_torch
+from .data import Batchable, Sources, grid_hash
+from .settings import BaselineConfig, TrainConfig
+
+FORMAT = "neurofusion.baseline/1"
+BASELINES = {"baseline_fusion": "fusion", "baseline_mri": "mri", "baseline_protein": "protein"}
+BLOCKS = {"fusion": ("mri", "protein"), "mri": ("mri",), "protein": ("protein",)}
+
+
+def is_baseline(variant: str) -> bool:
+    return variant in BASELINES
+
+
+# ---- features ----------------------------------------------------------------------------------
+def feature_blocks(data: Batchable, blocks) -> dict[str, np.ndarray]:
+    """The normalised model inputs as flat feature blocks {name: [N, d]} (float64)."""
+    out = {}
+    n = len(data)
+    if "mri" in blocks:
+        out["mri"] = data.mri.numpy().reshape(n, -1).astype(np.float64)
+    if "protein" in blocks:
+        flags = data.prot_flags.numpy().reshape(n, -1)
+        out["protein"] = np.concatenate([data.prot_values.numpy(), flags], axis=1).astype(np.float64)
+    return out
+
+
+@dataclass
+class Block:
+    """How one block becomes model columns: optional PCA, then one scale."""
+
+    name: str
+    mean: np.ndarray | None        # [d] centring before the PCA
+    components: np.ndarray | None  # [k, d]
+    scale: float
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        if self.components is not None:
+            x = (x - self.mean) @ self.components.T
+        return x * self.scale
+
+
+def fit_blocks(train: dict[str, np.ndarray], cfg: BaselineConfig, seed: int) -> list[Block]:
+    """Reduction and scales fitted on the training rows given, nothing else."""
+    from sklearn.decomposition import PCA
+
+    fitted = []
+    for name, x in train.items():
+        mean = components = None
+        if name == "mri" and cfg.mri_reduction == "pca":
+            k = max(1, min(cfg.pca_components, x.shape[0] - 1, x.shape[1]))
+            pca = PCA(n_components=k, svd_solver="full", random_state=seed).fit(x)
+            mean, components = pca.mean_.copy(), pca.components_.copy()
+        b = Block(name, mean, components, 1.0)
+        total = float(b.apply(x).var(axis=0).sum())
+        b.scale = float(1.0 / np.sqrt(total)) if total > 1e-12 else 1.0
+        fitted.append(b)
+    return fitted
+
+
+def design(blocks: list[Block], features: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([b.apply(features[b.name]) for b in blocks], axis=1)
+
+
+def _logistic(C: float, cfg: BaselineConfig, seed: int, class_weight):
+    import sklearn
+    from sklearn.linear_model import LogisticRegression
+
+    common = dict(C=C, max_iter=cfg.max_iter, class_weight=class_weight, random_state=seed)
+    if cfg.penalty == "elasticnet":
+        # scikit-learn 1.8 reads the mix from l1_ratio alone and deprecates `penalty`
+        new_api = tuple(int(x) for x in sklearn.__version__.split(".")[:2]) >= (1, 8)
+        extra = {} if new_api else {"penalty": "elasticnet"}
+        return LogisticRegression(l1_ratio=cfg.l1_ratio, solver="saga", **extra, **common)
+    return LogisticRegression(solver="lbfgs", **common)     # the default penalty: L2
+
+
+def probabilities(logits: np.ndarray) -> np.ndarray:
+    """Class probabilities [N, C] from decision values ([N] binary, [N, C] otherwise)."""
+    if logits.ndim == 1:
+        p1 = 1.0 / (1.0 + np.exp(-logits))
+        return np.stack([1.0 - p1, p1], axis=1)
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+@dataclass
+class Fitted:
+    blocks: list[Block]
+    coef: np.ndarray        # [1, d] binary, [C, d] otherwise
+    intercept: np.ndarray   # [1] or [C]
+    C: float
+
+    def predict(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        logits = design(self.blocks, features) @ self.coef.T + self.intercept     # [N, 1 | C]
+        return probabilities(logits[:, 0] if logits.shape[1] == 1 else logits)
+
+
+def fit(features: dict[str, np.ndarray], labels: np.ndarray, C: float, cfg: BaselineConfig, seed: int,
+        class_weight) -> Fitted:
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    blocks = fit_blocks(features, cfg, seed)
+    lr = _logistic(C, cfg, seed, class_weight)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        lr.fit(design(blocks, features), labels)
+    return Fitted(blocks, lr.coef_.astype(np.float64), lr.intercept_.astype(np.float64), float(C))
+
+
+def _take(features: dict[str, np.ndarray], rows: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[rows] for k, v in features.items()}
+
+
+def _log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, None))))
+
+
+def select_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
+             seed: int, class_weight) -> tuple[float, list[dict]]:
+    """(chosen C, one history row per candidate): inner stratified CV on these rows only.
+
+    The largest mean inner-fold AUC wins; ties go to the stronger penalty (smaller C).
+    With too few subjects of a class for two inner folds, the middle of the grid is taken.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from .train import auc
+
+    grid = np.logspace(np.log10(cfg.c_min), np.log10(cfg.c_max), cfg.c_steps)
+    counts = np.bincount(labels, minlength=num_classes)
+    n_splits = int(min(cfg.inner_folds, counts[counts > 0].min())) if (counts > 0).sum() >= 2 else 0
+    splits = []
+    if n_splits >= 2:
+        splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+        splits = list(splitter.split(np.zeros(len(labels)), labels))
+    rows = []
+    for step, C in enumerate(grid, start=1):
+        aucs, losses = [], []
+        for fit_rows, val_rows in splits:
+            model = fit(_take(features, fit_rows), labels[fit_rows], C, cfg, seed, class_weight)
+            p = model.predict(_take(features, val_rows))
+            aucs.append(auc(p, labels[val_rows]))
+            losses.append(_log_loss(p, labels[val_rows]))
+        whole = fit(features, labels, C, cfg, seed, class_weight)
+        rows.append({"epoch": step, "C": float(C),
+                     "train_loss": _log_loss(whole.predict(features), labels),
+                     "val_loss": float(np.mean(losses)) if losses else float("nan"),
+                     "val_auc": float(np.nanmean(aucs)) if aucs and np.isfinite(aucs).any() else float("nan"),
+                     "lr": float("nan"), "best": False})
+    if splits:
+        scores = [r["val_auc"] if np.isfinite(r["val_auc"]) else -np.inf for r in rows]
+        best = int(np.argmax(scores))        # first maximum: the smallest C among ties
+    else:
+        best = len(grid) // 2
+    rows[best]["best"] = True
+    return float(grid[best]), rows
+
+
+# ---- the run -----------------------------------------------------------------------------------
+def train_baseline(src: Sources, model_settings: dict, tc: TrainConfig, cfg: BaselineConfig, variant: str,
+                   fold: int, out_dir: str | os.PathLike) -> dict:
+    """Fit one baseline on one fold; write model.pt, history.tsv, predictions.parquet, subjects.tsv."""
+    from threadpoolctl import threadpool_limits
+
+    from .train import FoldRun
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run = FoldRun(src, model_settings, tc, BASELINES[variant], fold)
+    blocks = BLOCKS[BASELINES[variant]]
+    parts = {part: feature_blocks(run.data[part], blocks) for part in ("train", "val", "test")}
+    training = {name: np.concatenate([parts["train"][name], parts["val"][name]]) for name in blocks}
+    labels = np.concatenate([run.data["train"].labels.numpy(), run.data["val"].labels.numpy()]).astype(np.int64)
+    num_classes = len(src.classes)
+    class_weight = "balanced" if tc.class_weights else None
+    seed = tc.seed * 1000 + run.fold
+    with threadpool_limits(limits=1):
+        C, history = select_c(training, labels, num_classes, cfg, seed, class_weight)
+        model = fit(training, labels, C, cfg, seed, class_weight)
+        probs = model.predict(parts["test"])
+    _write(run, variant, cfg, model, history, probs, out_dir)
+    return {"C": C, "n_train": len(labels), "n_test": len(run.data["test"])}
+
+
+def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted) -> dict:
+    import torch
+
+    def tensor(a):
+        return None if a is None else torch.from_numpy(np.ascontiguousarray(a, np.float64))
+
+    src = run.src
+    return {
+        "format": FORMAT, "package_version": __version__, "variant": variant, "inputs_of": run.variant,
+        "fold": run.fold, "classes": list(src.classes), "training_config": run.tc.to_dict(),
+        "baseline_config": cfg.to_dict(), "normalisation": run.norm.to_dict(),
+        "proteins": {"protein_ids": list(run.protein_ids)},
+        "grid": {"sha256": grid_hash(src.grid, src.grid_meta), "patch_ids": run.patch_ids.tolist()},
+        "encoder": json.loads(json.dumps(getattr(src.embeddings, "metadata", {}) or {}, default=str)),
+        "blocks": [{"name": b.name, "mean": tensor(b.mean), "components": tensor(b.components), "scale": float(b.scale)}
+                   for b in model.blocks],
+        "coef": tensor(model.coef), "intercept": tensor(model.intercept), "C": model.C,
+        "subjects": {k: list(v) for k, v in run.split.items()},
+    }
+
+
+def load_baseline(path: str | os.PathLike) -> tuple[Fitted, dict]:
+    """(the fitted baseline, the model.pt dict) of a baseline's model.pt."""
+    import torch
+
+    from ..errors import NeurofusionError
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise NeurofusionError("baseline model not found", path=path, fix="run the train step first")
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise NeurofusionError(f"not a {FORMAT} file", path=path, fix="delete it and rerun the train step")
+
+    def array(t):
+        return None if t is None else t.numpy()
+
+    blocks = [Block(b["name"], array(b["mean"]), array(b["components"]), float(b["scale"])) for b in data["blocks"]]
+    return Fitted(blocks, array(data["coef"]), array(data["intercept"]), float(data["C"])), data
+
+
+def _write(run, variant: str, cfg: BaselineConfig, model: Fitted, history: list[dict], probs: np.ndarray,
+           out_dir: Path) -> None:
+    from .train import HISTORY_COLUMNS
+
+    test = run.data["test"]
+    classes = run.src.classes
+    index = test.labels.numpy()
+    pred = pd.DataFrame({
+        "participant_id": pd.array(test.participant_ids, dtype="string"),
+        "fold": np.full(len(test), run.fold, np.int32),
+        "variant": pd.array([variant] * len(test), dtype="string"),
+        "label": pd.array([classes[i] for i in index], dtype="string"),
+        "label_index": index.astype(np.int32),
+        **{f"prob_{c}": probs[:, j].astype(np.float64) for j, c in enumerate(classes)},
+    })
+    columns = [c for c in HISTORY_COLUMNS if c in history[0]] + ["C"]
+    hist = pd.DataFrame(history)[columns]
+    roles = [(s, part, "") for part in ("train", "val", "test") for s in run.split[part]]
+    roles += [(s, "excluded", r) for s, r in zip(run.left_out["participant_id"], run.left_out["reason"])]
+    subjects = pd.DataFrame(roles, columns=["participant_id", "role", "reason"]).sort_values("participant_id")
+    names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
+    with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
+        save_torch(_payload(run, variant, cfg, model), ckpt_tmp)
+        hist.to_csv(hist_tmp, sep="\t", index=False, float_format="%.6g")
+        pred.to_parquet(pred_tmp, index=False)
+        subjects.to_csv(subj_tmp, sep="\t", index=False)
