@@ -44,14 +44,19 @@ from neurofusion.io import read_json
 from neurofusion.runtime import cpu_description
 
 
-def region_patches(grid: pd.DataFrame, truth, voxel_mm: float) -> np.ndarray:
-    """Rows of the patches whose box overlaps a planted sphere (nearest box point within the radius)."""
+def region_patches(grid: pd.DataFrame, truth, voxel_mm: float, centre_only: bool = False) -> np.ndarray:
+    """Rows of the patches whose box overlaps a planted sphere (nearest box point within the
+    radius), or with ``centre_only`` the patch whose box holds each sphere's centre."""
     centres = grid[["x_mm", "y_mm", "z_mm"]].to_numpy(float)
     half = (grid["i1"] - grid["i0"]).to_numpy(float)[:, None] * voxel_mm / 2  # [P, 1]
     keep = np.zeros(len(grid), bool)
     for centre, radius in truth.regions:
         nearest = np.clip(centre, centres - half, centres + half)
-        keep |= np.linalg.norm(nearest - centre, axis=1) <= radius
+        distance = np.linalg.norm(nearest - centre, axis=1)
+        if centre_only:
+            keep[np.argmin(np.linalg.norm(centres - centre, axis=1))] = True
+        else:
+            keep |= distance <= radius
     return np.flatnonzero(keep)
 
 
@@ -96,33 +101,31 @@ def main() -> int:
     severity = np.asarray([doc["subjects"].get(s, doc["subjects"].get(s.removeprefix("sub-")))["mri_severity"]
                            for s in subjects], float)
     first = next((args.results / "preprocess" / subjects[0] / "anat").glob("*_desc-preproc_T1w.nii.gz"))
-    rows = region_patches(grid, truth, float(nib.load(first).header.get_zooms()[0]))
-    ids = grid["patch_id"].to_numpy()[rows]
-    cols = np.searchsorted(emb.patch_ids, ids)
-    print(f"{len(subjects)} subjects, {len(rows)} region patches (ids {ids.tolist()}), "
-          f"encoder {emb.metadata.get('encoder')} E={emb.width}")
-
-    patches = np.stack([open_patch_array(next((args.results / "patches" / s).glob("*_desc-patches.npy")),
-                                         len(grid))[rows] for s in subjects])  # [N, R, S, S, S]
-    n, r = patches.shape[:2]
-    flat = torch.from_numpy(patches.reshape(n * r, 1, *patches.shape[2:]).astype(np.float32))
-    with torch.no_grad():
-        stats = IntensityEncoder()(flat).numpy().reshape(n, -1)  # [N, R * 35]
-    inside = patches != 0
-    mean = np.where(inside, patches, 0).sum(axis=(2, 3, 4)) / np.maximum(inside.sum(axis=(2, 3, 4)), 1)
-
-    stages = [
-        ("preprocessed brain: mean in the planted spheres", sphere_means(args.results, subjects, truth)),
-        ("patch mean intensity (region patches)", mean),
-        ("patch statistics, intensity encoder (35 per patch)", stats),
-        (f"embeddings: {emb.metadata.get('encoder')} ({emb.width} per patch)", emb.values[:, cols].reshape(n, -1)),
-    ]
-    base = None
-    print(f"{'stage':<55}{'features':>9}{'r':>8}{'R^2':>8}{'r / readout':>13}")
-    for name, x in stages:
-        corr, r2 = probe(x, severity, args.folds, args.seed)
-        base = corr if base is None else base
-        print(f"{name:<55}{x.shape[1]:>9}{corr:>8.3f}{r2:>8.3f}{corr / base:>12.2f}x")
+    voxel_mm = float(nib.load(first).header.get_zooms()[0])
+    print(f"{len(subjects)} subjects; encoder {emb.metadata.get('encoder')} E={emb.width}")
+    readout = sphere_means(args.results, subjects, truth)
+    base, _ = probe(readout, severity, args.folds, args.seed)
+    print(f"{'stage':<58}{'features':>9}{'r':>8}{'R^2':>8}{'r / readout':>13}")
+    print(f"{'preprocessed brain: mean in the planted spheres (readout)':<58}{1:>9}{base:>8.3f}"
+          f"{probe(readout, severity, args.folds, args.seed)[1]:>8.3f}{1:>12.2f}x")
+    for label, centre_only in (("patch holding each sphere centre", True), ("patches overlapping a sphere", False)):
+        rows = region_patches(grid, truth, voxel_mm, centre_only)
+        cols = np.searchsorted(emb.patch_ids, grid["patch_id"].to_numpy()[rows])
+        patches = np.stack([open_patch_array(next((args.results / "patches" / s).glob("*_desc-patches.npy")),
+                                             len(grid))[rows] for s in subjects])  # [N, R, S, S, S]
+        n, r = patches.shape[:2]
+        flat = torch.from_numpy(patches.reshape(n * r, 1, *patches.shape[2:]).astype(np.float32))
+        with torch.no_grad():
+            stats = IntensityEncoder()(flat).numpy().reshape(n, -1)  # [N, R * 35]
+        inside = patches != 0
+        mean = np.where(inside, patches, 0).sum(axis=(2, 3, 4)) / np.maximum(inside.sum(axis=(2, 3, 4)), 1)
+        print(f"-- {label}: {r} patch(es), ids {grid['patch_id'].to_numpy()[rows].tolist()}")
+        for name, x in ((f"patch mean intensity", mean),
+                        (f"patch statistics (intensity encoder, 35 per patch)", stats),
+                        (f"embeddings: {emb.metadata.get('encoder')} ({emb.width} per patch)",
+                         emb.values[:, cols].reshape(n, -1))):
+            corr, r2 = probe(x, severity, args.folds, args.seed)
+            print(f"  {name:<56}{x.shape[1]:>9}{corr:>8.3f}{r2:>8.3f}{corr / base:>12.2f}x")
     return 0
 
 

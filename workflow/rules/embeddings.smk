@@ -21,6 +21,7 @@ if config["embedding"]["encoder"] == "builtin":
             lr=config["embedding"]["pretrain"]["lr"],
             width=config["embedding"]["pretrain"]["width"],
             seed=config["embedding"]["pretrain"]["seed"],
+            jitter=config["embedding"]["pretrain"]["intensity_jitter"],
             max_seconds=time_limit(config["embedding"]["pretrain"].get("max_seconds")),
             threads=config["embedding"]["threads"],
             device=config["embedding"]["device"],
@@ -39,6 +40,7 @@ if config["embedding"]["encoder"] == "builtin":
             "neurofusion pretrain-encoder --patches-dir {params.patches_dir:q} --grid {input.grid:q} "
             "--out {output.model:q} --history {output.history:q} --epochs {params.epochs} "
             "--batch-size {params.batch} --lr {params.lr} --width {params.width} --seed {params.seed} "
+            "--intensity-jitter {params.jitter} "
             "{params.max_seconds}--threads {params.threads} --device {params.device} > {log:q} 2>&1"
 
 

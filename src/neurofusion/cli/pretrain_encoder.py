@@ -21,6 +21,8 @@ def add_arguments(parser) -> None:
                         help="random patches drawn per epoch (all when fewer)")
     parser.add_argument("--max-patches", type=int, default=200_000,
                         help="at most this many patches are read into memory (evenly across subjects)")
+    parser.add_argument("--intensity-jitter", type=float, default=0.0,
+                        help="views' intensity scale/offset range j (0: views keep the patch's intensity level)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
 
@@ -41,6 +43,8 @@ def run(args) -> int:
     for flag in ("epochs", "batch_size", "width", "patches_per_epoch", "max_patches"):
         if getattr(args, flag) < 1:
             raise NeurofusionError(f"--{flag.replace('_', '-')} must be at least 1")
+    if not 0.0 <= args.intensity_jitter < 1.0:
+        raise NeurofusionError(f"--intensity-jitter {args.intensity_jitter:g} is outside [0, 1)")
     patch_ids, _ = read_grid_patch_ids(args.grid)
     files = find_patch_files(args.patches_dir)
     check_unique_participants(files)
@@ -53,7 +57,7 @@ def run(args) -> int:
     print(f"pretraining on {len(patches)} patches of {patches.shape[-1]}^3 from {len(files)} subjects", flush=True)
 
     cfg = PretrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, width=args.width,
-                         seed=args.seed, max_seconds=args.max_seconds,
+                         seed=args.seed, max_seconds=args.max_seconds, intensity_jitter=args.intensity_jitter,
                          patches_per_epoch=args.patches_per_epoch, max_patches=args.max_patches)
     encoder, history, summary = pretrain_builtin(patches, cfg, pick_device(args.device),
                                                  log=lambda line: print(line, flush=True))

@@ -3,7 +3,12 @@
 Each call draws, per patch and from the given generator (so a seed fixes every view):
   - a flip along each spatial axis (p = 0.5 each)
   - a shift of up to ``max_shift`` voxels per axis (zeros fill in, like outside the brain)
-  - an intensity change inside the brain: x * U(0.75, 1.25) + U(-0.25, 0.25)
+  - optionally (``intensity_jitter`` j > 0), an intensity change inside the brain:
+    x * U(1 - j, 1 + j) + U(-j, j). Off by default: the patches are robust z-scores of
+    registered brains, so a patch's intensity level carries meaning (atrophy darkens it),
+    and views that differ in it teach the encoder to ignore exactly that. On the 44-subject
+    demo a linear probe from the two planted-centre patches' embeddings to the planted MRI
+    severity reached r = 0.80 with j = 0.25 and 0.87 with j = 0 (the readout: 0.88).
   - Gaussian noise inside the brain, sigma ~ U(0, 0.15)
   - a zeroed cube of side S/3 (p = 0.5)
 Voxels outside the brain (exactly zero) stay zero except where a shift moves brain in.
@@ -20,8 +25,7 @@ import torch.nn.functional as F
 @dataclass
 class AugmentConfig:
     max_shift: int = 2
-    scale: tuple[float, float] = (0.75, 1.25)
-    offset: float = 0.25
+    intensity_jitter: float = 0.0  # j: scale U(1 - j, 1 + j), offset U(-j, j); 0 keeps intensities
     noise_max: float = 0.15
     cutout_p: float = 0.5
 
@@ -32,8 +36,9 @@ def random_view(x: torch.Tensor, gen: torch.Generator, cfg: AugmentConfig = Augm
     x = _random_flips(x, gen)
     x = _random_shift(x, gen, cfg.max_shift)
     brain = (x != 0).to(x.dtype)  # [B, 1, S, S, S]
-    scale = _uniform(gen, (b, 1, 1, 1, 1), *cfg.scale)
-    offset = _uniform(gen, (b, 1, 1, 1, 1), -cfg.offset, cfg.offset)
+    j = cfg.intensity_jitter
+    scale = _uniform(gen, (b, 1, 1, 1, 1), 1.0 - j, 1.0 + j)
+    offset = _uniform(gen, (b, 1, 1, 1, 1), -j, j)
     sigma = _uniform(gen, (b, 1, 1, 1, 1), 0.0, cfg.noise_max)
     noise = torch.randn(x.shape, generator=gen) * sigma
     x = (x * scale + offset + noise) * brain

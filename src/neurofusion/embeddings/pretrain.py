@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import NeurofusionError
-from .augment import random_view
+from .augment import AugmentConfig, random_view
 from .builtin import BuiltinConfig, BuiltinEncoder
 
 
@@ -45,6 +45,7 @@ class PretrainConfig:
     temperature: float = 0.2
     projection_dim: int = 32
     weight_decay: float = 1e-4
+    intensity_jitter: float = 0.0  # views' intensity scale/offset (augment.py): off keeps intensity meaning
 
 
 def sample_patches(arrays: Sequence[np.ndarray], max_patches: int, seed: int) -> np.ndarray:
@@ -115,6 +116,7 @@ def pretrain_builtin(patches: np.ndarray, cfg: PretrainConfig, device: str | tor
     batch = max(2, min(cfg.batch_size, per_epoch))
     steps_per_epoch = per_epoch // batch  # a last batch smaller than `batch` is dropped
     total_steps = max(1, cfg.epochs * steps_per_epoch)
+    views = AugmentConfig(intensity_jitter=cfg.intensity_jitter)
     history, step, start, stopped_early = [], 0, time.perf_counter(), False
     encoder.train(), head.train()
     for epoch in range(1, cfg.epochs + 1):
@@ -123,7 +125,7 @@ def pretrain_builtin(patches: np.ndarray, cfg: PretrainConfig, device: str | tor
         for k in range(steps_per_epoch):
             idx = order[k * batch:(k + 1) * batch].sort().values.numpy()
             x = torch.from_numpy(patches[idx].astype(np.float32)).unsqueeze(1)  # [B, 1, S, S, S]
-            va, vb = random_view(x, gen).to(device), random_view(x, gen).to(device)
+            va, vb = random_view(x, gen, views).to(device), random_view(x, gen, views).to(device)
             lr = _lr_at(step, total_steps, cfg.lr)
             for group in opt.param_groups:
                 group["lr"] = lr
