@@ -261,24 +261,11 @@ def load_baseline(path: str | os.PathLike) -> tuple[Fitted, dict]:
 
 def _write(run, variant: str, cfg: BaselineConfig, model: Fitted, history: list[dict], probs: np.ndarray,
            out_dir: Path) -> None:
-    from .train import HISTORY_COLUMNS
+    from .train import HISTORY_COLUMNS, fold_tables
 
-    test = run.data["test"]
-    classes = run.src.classes
-    index = test.labels.numpy()
-    pred = pd.DataFrame({
-        "participant_id": pd.array(test.participant_ids, dtype="string"),
-        "fold": np.full(len(test), run.fold, np.int32),
-        "variant": pd.array([variant] * len(test), dtype="string"),
-        "label": pd.array([classes[i] for i in index], dtype="string"),
-        "label_index": index.astype(np.int32),
-        **{f"prob_{c}": probs[:, j].astype(np.float64) for j, c in enumerate(classes)},
-    })
+    pred, subjects = fold_tables(run, variant, probs)
     columns = [c for c in HISTORY_COLUMNS if c in history[0]] + ["C"]
     hist = pd.DataFrame(history)[columns]
-    roles = [(s, part, "") for part in ("train", "val", "test") for s in run.split[part]]
-    roles += [(s, "excluded", r) for s, r in zip(run.left_out["participant_id"], run.left_out["reason"])]
-    subjects = pd.DataFrame(roles, columns=["participant_id", "role", "reason"]).sort_values("participant_id")
     names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
     with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
         save_torch(_payload(run, variant, cfg, model), ckpt_tmp)

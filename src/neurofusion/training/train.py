@@ -301,22 +301,28 @@ def _validate(model, val: Batchable, weights, tc: TrainConfig, dev) -> tuple[flo
 
 
 # ---- outputs -----------------------------------------------------------------------------------
-def _write_outputs(run: FoldRun, model, best_epoch, epochs_run, history, probs, out_dir: Path):
+def fold_tables(run: FoldRun, variant: str, probs: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(test-fold predictions, every subject's role) of one variant x fold run; the baselines share it."""
     test = run.data["test"]
     classes = run.src.classes
     index = test.labels.numpy()
     pred = pd.DataFrame({
         "participant_id": pd.array(test.participant_ids, dtype="string"),
         "fold": np.full(len(test), run.fold, np.int32),
-        "variant": pd.array([run.variant] * len(test), dtype="string"),
+        "variant": pd.array([variant] * len(test), dtype="string"),
         "label": pd.array([classes[i] for i in index], dtype="string"),
         "label_index": index.astype(np.int32),
         **{f"prob_{c}": probs[:, j].astype(np.float64) for j, c in enumerate(classes)},
     })
-    hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     roles = [(s, part, "") for part in ("train", "val", "test") for s in run.split[part]]
     roles += [(s, "excluded", r) for s, r in zip(run.left_out["participant_id"], run.left_out["reason"])]
     subjects = pd.DataFrame(roles, columns=["participant_id", "role", "reason"]).sort_values("participant_id")
+    return pred, subjects
+
+
+def _write_outputs(run: FoldRun, model, best_epoch, epochs_run, history, probs, out_dir: Path):
+    pred, subjects = fold_tables(run, run.variant, probs)
+    hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
     with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
