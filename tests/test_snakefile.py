@@ -134,3 +134,22 @@ def test_every_config_mistake_is_named_in_one_run(user_bids, tmp_path):
         assert sum(phrase in line for line in lines) == 1, (phrase, text)
     assert "the configuration has 5 problem(s)" in text
     assert list(workdir.iterdir()) == [] and not (tmp_path / "res").exists()
+
+
+def test_duplicate_participant_is_refused_before_any_job(user_bids, tmp_path):
+    """`01` and `sub-01` with two diagnoses, and a bad ID: every row named at parse time, nothing created."""
+    table = tmp_path / "bids" / "participants.tsv"
+    table.write_text("participant_id\tdiagnosis\n01\tCN\nsub-02\tAD\nsub-01\tAD\nsub-0_3\tAD\nsub-02\tAD\n")
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    out = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), str(user_bids), cwd=workdir)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "the configuration has 3 problem(s)" in text, text
+    for row, phrase in ((4, "sub-01 is already listed in row 2 (written '01' there, 'sub-01' here) with a "
+                            "different diagnosis ('CN' there, 'AD' here) (keep one row per participant)"),
+                        (5, "participant_id 'sub-0_3' has characters BIDS labels do not allow"),
+                        (6, "sub-02 is already listed in row 3 (keep one row per participant)")):
+        assert sum(f"{table} row {row}: {phrase}" in line for line in text.splitlines()) == 1, (row, text)
+    assert "Job stats" not in text and "rule preprocess_t1" not in text
+    assert list(workdir.iterdir()) == [] and not (tmp_path / "res").exists()

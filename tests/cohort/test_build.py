@@ -23,11 +23,12 @@ def write_matrix(path, values: dict[str, list[float]]):
     pq.write_table(table, path)
 
 
-def write_metrics(root, pid, qc_pass=True, reason=None):
+def write_metrics(root, pid, qc_pass=True, reason=None, failed=False):
     d = root / pid / "anat"
     d.mkdir(parents=True, exist_ok=True)
-    (d / f"{pid}_space-MNI152NLin2009aSym_res-2_desc-metrics.json").write_text(
-        json.dumps({"qc_pass": qc_pass, "qc_reason": reason, "dice": 0.95}))
+    record = {"qc_pass": False, "qc_reason": reason, "failed": True} if failed else \
+        {"qc_pass": qc_pass, "qc_reason": reason, "dice": 0.95}
+    (d / f"{pid}_space-MNI152NLin2009aSym_res-2_desc-metrics.json").write_text(json.dumps(record))
 
 
 @pytest.fixture
@@ -69,6 +70,17 @@ def test_modalities_and_reasons(cohort_files):
     assert "no T1w scan" in reasons["sub-12"]
     assert {"sub-99", "sub-98", "sub-77"}.isdisjoint(cohort["participant_id"])
     assert cohort["age"].tolist()[0] is not None  # passthrough columns kept
+
+
+def test_a_failure_record_excludes_the_scan_with_its_reason(cohort_files):
+    write_metrics(cohort_files / "preprocess", "sub-04", failed=True,
+                  reason="bids/sub-04/anat/sub-04_T1w.nii.gz: not a readable NIfTI (truncated)")
+    cohort, excluded = run(cohort_files)
+    row = cohort.set_index("participant_id").loc["sub-04"]
+    assert not row["has_mri"] and row["has_proteins"]
+    mine = excluded[excluded["participant_id"] == "sub-04"]
+    assert mine[["scope", "reason"]].values.tolist() == [
+        ["mri", "preprocessing failed: bids/sub-04/anat/sub-04_T1w.nii.gz: not a readable NIfTI (truncated)"]]
 
 
 def test_every_subject_in_exactly_one_balanced_test_fold(cohort_files):
@@ -114,7 +126,7 @@ def test_duplicate_ids_rejected(cohort_files):
     table = pd.read_csv(cohort_files / "participants.tsv", sep="\t", dtype=str)
     table.loc[1, "participant_id"] = table.loc[0, "participant_id"]
     table.to_csv(cohort_files / "participants.tsv", sep="\t", index=False)
-    with pytest.raises(NeurofusionError, match="listed twice"):
+    with pytest.raises(NeurofusionError, match="row 3: sub-01 is already listed in row 2"):
         run(cohort_files)
 
 

@@ -132,3 +132,25 @@ def test_every_monai_option_has_a_flag():
     from neurofusion.embeddings.monai_encoder import MonaiSpec
 
     assert set(MONAI_KEYS) == {f.name for f in fields(MonaiSpec)} - {"name"}
+
+
+def test_failure_records_are_left_out_of_pretraining_and_shards(patch_cohort, tmp_path, capsys):
+    """A subject whose scan preprocessing excluded has a failure record instead of patches."""
+    from neurofusion.failure import write_failure_record
+
+    files = patch_cohort["files"]
+    files[1].unlink()
+    write_failure_record(files[1], "sub-002_T1w.nii.gz: empty file")
+    out, hist = tmp_path / "emb" / "encoder.pt", tmp_path / "emb" / "h.tsv"
+    assert main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(out), "--history", str(hist), *TINY_PRETRAIN]) == 0
+    assert torch.load(out, weights_only=True)["pretrain"]["subjects"] == 4
+    shard = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, shard, "--encoder", "builtin", "--weights", str(out)) == 0
+    assert read_embeddings(shard).participant_ids == ["sub-001", "sub-003", "sub-004", "sub-005"]
+    assert "left out 1 subject(s) whose scan preprocessing excluded: sub-002" in capsys.readouterr().out
+    # a shard whose every scan failed is an empty shard, not an error
+    only = tmp_path / "shard-001.parquet"
+    assert main(["embed", "--encoder", "intensity", "--patches", str(files[1]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(only), "--threads", "1", "--device", "cpu"]) == 0
+    assert read_embeddings(only).values.shape[0] == 0

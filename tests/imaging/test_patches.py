@@ -48,3 +48,15 @@ def test_image_off_the_grid_is_refused_without_output(grid_file, tmp_path, capsy
     err = capsys.readouterr().err
     assert str(wrong) in err and "--resolution" in err and len(err.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_failure_record_in_gives_failure_record_out(grid_file, tmp_path):
+    from neurofusion.failure import failure_reason, write_failure_record
+
+    grid_path, _ = grid_file
+    image = tmp_path / "sub-002_desc-preproc_T1w.nii.gz"
+    write_failure_record(image, "sub-002_T1w.nii.gz: no brain found")
+    out = tmp_path / "p" / "sub-002_desc-patches.npy"
+    assert main(["patches", "--in", str(image), "--grid", str(grid_path), "--out", str(out)]) == 0
+    assert failure_reason(out) == "sub-002_T1w.nii.gz: no brain found"
+    assert failure_reason(grid_path) is None

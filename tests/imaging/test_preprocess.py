@@ -99,3 +99,48 @@ def test_brain_mask_volume_uses_the_voxel_volume_of_any_affine():
     sheared = np.diag([1.0, 1.0, 1.0, 1.0])
     sheared[0, 1] = 1.0  # column norms 1, sqrt(2), 1: a voxel still holds 1 mm^3
     assert brain_mask_volume_ml(mask, sheared) == pytest.approx(1.0)
+
+
+@pytest.fixture
+def bad_scans(whole_head, tmp_path):
+    """A truncated copy of a real head scan and an all-zero volume with a sound header."""
+    truncated = tmp_path / "bids" / "sub-008_T1w.nii.gz"
+    data = whole_head.read_bytes()
+    truncated.write_bytes(data[: len(data) // 3])
+    zero = tmp_path / "bids" / "sub-009_T1w.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros((90, 110, 90), np.int16), np.diag([2.0, 2.0, 2.0, 1.0])), str(zero))
+    return truncated, zero
+
+
+def _preprocess(scan, out, *extra):
+    flags = []
+    for flag, name in (("--out", "preproc.nii.gz"), ("--mask", "mask.nii.gz"), ("--xfm", "xfm.mat"),
+                       ("--qc", "qc.png"), ("--metrics", "metrics.json")):
+        flags += [flag, str(out / name)]
+    return main(["preprocess", "--t1w", str(scan), *flags, *extra])
+
+
+def test_unusable_scans_end_with_a_failure_record_under_exclude(bad_scans, tmp_path):
+    from neurofusion.failure import failure_reason
+
+    for scan, why in zip(bad_scans, ("cannot read the voxel data, the file is truncated", "")):
+        out = tmp_path / scan.name.split("_")[0]
+        assert _preprocess(scan, out, "--on-error", "exclude") == 0
+        metrics = json.loads((out / "metrics.json").read_text())
+        assert metrics["failed"] is True and metrics["qc_pass"] is False
+        assert metrics["qc_reason"].startswith(f"{scan}: {why}") and "\n" not in metrics["qc_reason"]
+        assert metrics["participant_id"] == scan.name.split("_")[0]
+        for name in ("preproc.nii.gz", "mask.nii.gz", "xfm.mat"):
+            assert failure_reason(out / name) == metrics["qc_reason"]
+        assert (out / "qc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert sorted(p.name for p in out.iterdir()) == ["mask.nii.gz", "metrics.json", "preproc.nii.gz",
+                                                          "qc.png", "xfm.mat"]
+
+
+def test_unusable_scan_stops_naming_the_file_under_stop(bad_scans, tmp_path, capsys):
+    truncated, _ = bad_scans
+    out = tmp_path / "stop"
+    assert _preprocess(truncated, out, "--on-error", "stop") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(truncated) in err[0] and "truncated" in err[0]
+    assert not out.exists() or not list(out.iterdir())

@@ -77,3 +77,20 @@ def test_baseline_in_the_paired_comparison_is_not_flagged_twice(tmp_path):
     page = glance_flags(metrics, comparison, predicted_classes(tmp_path, [], ["CN", "AD"]),
                         COHORT.head(40), EXCLUDED.iloc[0:0], ["fusion", "baseline_fusion"])
     assert page.count("baseline_fusion") == 1 and "does not beat baseline_fusion: paired" in page
+
+
+def test_scans_preprocessing_could_not_use_are_listed_with_their_reasons(tmp_path):
+    excluded = pd.concat([EXCLUDED, pd.DataFrame({
+        "participant_id": ["sub-007", "sub-009"], "scope": ["mri", "mri"],
+        "reason": ["preprocessing failed: sub-007_T1w.nii.gz: not a readable NIfTI (truncated file)",
+                   "preprocessing QC failed: registration Dice 0.610 is below min_dice 0.85"]})])
+    labels = [0, 1] * 4
+    write_fold(tmp_path, "fusion", 0, labels, [0.2, 0.8] * 4)
+    predictions = predicted_classes(tmp_path, ["fusion"], ["CN", "AD"])
+    page = glance_flags(metrics_table({"fusion": (0.9, 0.8, 0.97)}, n=44), comparison_table([]), predictions,
+                        COHORT, excluded, ["fusion"])
+    item = [i for i in page.split("<li>")[1:] if "could not be used" in i]
+    assert len(item) == 1 and "2 scan(s) could not be used" in item[0]
+    assert "sub-007 (preprocessing failed: sub-007_T1w.nii.gz: not a readable NIfTI (truncated file))" in item[0]
+    assert "sub-009 (preprocessing QC failed: registration Dice 0.610" in item[0]
+    assert "no T1w scan found" not in item[0]  # a missing scan is not a failed one

@@ -10,11 +10,19 @@ import hashlib
 import os
 import re
 import shlex
+import sys
 from pathlib import Path, PurePath
 
 import jsonschema
 import pandas as pd
 import yaml
+
+# the library of this checkout (the code the rules' hashes cover), also where Snakemake runs
+# outside the environment neurofusion is installed in; it never imports snakemake
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+from neurofusion.cohort.participants import participants_problems
+from neurofusion.errors import NeurofusionError
+
 
 @functools.cache
 def schema_validator(schema_name):
@@ -33,22 +41,19 @@ def schema_problems(data, schema_name, source):
 
 
 def _participants_problems(path, cfg):
-    """A user's participants table: the ID and label columns, a valid ID in every row."""
-    sep = "," if path.endswith(".csv") else "\t"
-    try:
-        table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        return [f"{path}: cannot be read as a {'CSV' if sep == ',' else 'TSV'} table ({exc})"]
+    """Every row of a user's participants table that `neurofusion cohort` would refuse.
+
+    The same library function the cohort step runs, so parse time and the step agree.
+    """
     cohort_cfg = cfg.get("cohort") if isinstance(cfg.get("cohort"), dict) else {}
     id_column = cohort_cfg.get("id_column", "participant_id")
     label_column = cfg.get("label_column", "diagnosis")
-    lines = [f"{path}: no column {c!r} (add it, or set label_column / cohort.id_column)"
-             for c in (id_column, label_column) if isinstance(c, str) and c not in table.columns]
-    if id_column in table.columns:
-        rows = table[[id_column]].rename(columns={id_column: "participant_id"}).to_dict("records")
-        for i, row in enumerate(rows, start=2):
-            lines += schema_problems(row, "participants.schema.yaml", f"{path} row {i}")
-    return lines
+    if not (isinstance(id_column, str) and isinstance(label_column, str)):
+        return []  # the schema errors name these keys
+    try:
+        return participants_problems(path, id_column=id_column, label_column=label_column)
+    except NeurofusionError as exc:
+        return [str(exc)]
 
 
 def _path_problems(cfg):
@@ -302,10 +307,10 @@ STAGE_CODE = {
     "demo": ["kernels.py", "demo", "cli/demo.py"],
     "cohort": ["kernels.py", "cohort", "cli/cohort.py"],
     "template": ["kernels.py", "imaging/template.py", "imaging/nifti.py", "cli/template.py"],
-    "preprocess": ["kernels.py", "imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
-    "patches": ["kernels.py", "imaging/grid.py", "imaging/patches.py", "imaging/template.py", "imaging/nifti.py", "cli/patch_grid.py", "cli/patches.py"],
-    "pretrain": ["kernels.py", "embeddings", "torchfile.py", "cli/pretrain_encoder.py"],
-    "embed": ["kernels.py", "embeddings", "torchfile.py", "cli/embed.py"],
+    "preprocess": ["kernels.py", "failure.py", "imaging/nifti.py", "imaging/brain_extraction.py", "imaging/preprocess.py", "imaging/registration.py", "imaging/qc.py", "imaging/template.py", "cli/preprocess.py"],
+    "patches": ["kernels.py", "failure.py", "imaging/grid.py", "imaging/patches.py", "imaging/template.py", "imaging/nifti.py", "cli/patch_grid.py", "cli/patches.py"],
+    "pretrain": ["kernels.py", "failure.py", "embeddings", "torchfile.py", "cli/pretrain_encoder.py"],
+    "embed": ["kernels.py", "failure.py", "embeddings", "torchfile.py", "cli/embed.py"],
     "proteins": ["kernels.py", "proteomics", "cli/proteins.py"],
     "train": ["kernels.py", "model", "training", "torchfile.py", "cli/train.py"],
     "evaluate": ["kernels.py", "evaluation", "cli/evaluate.py"],

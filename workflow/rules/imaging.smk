@@ -4,6 +4,8 @@ Inputs: one T1w scan per subject (BIDS). Outputs: results/template (nilearn's te
 and mask as NIfTI, written once); per subject under results/preprocess and
 results/patches: the MNI152NLin2009aSym brain, its mask, the affine transform, a QC PNG,
 metrics JSON and a float16 patch array; results/patches/grid.parquet shared by all.
+With preprocess.on_error: exclude, a scan that cannot be read or registered gets failure
+records (neurofusion.failure) in place of its image, mask, transform and patch array.
 """
 
 
@@ -45,6 +47,7 @@ rule preprocess_t1:
     params:
         resolution=RES,
         min_dice=config["preprocess"]["min_dice"],
+        on_error=config["preprocess"]["on_error"],
         template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
         threads=config["preprocess"]["threads"],
         code=code_hash("preprocess"),
@@ -63,8 +66,8 @@ rule preprocess_t1:
     shell:
         "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} --mask {output.mask:q} "
         "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
-        "--resolution {params.resolution} --min-dice {params.min_dice} --threads {params.threads} "
-        "> {log:q} 2>&1"
+        "--resolution {params.resolution} --min-dice {params.min_dice} --on-error {params.on_error} "
+        "--threads {params.threads} > {log:q} 2>&1"
 
 
 rule patch_grid:

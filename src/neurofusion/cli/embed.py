@@ -36,9 +36,12 @@ def monai_options(args) -> dict:
 
 
 def run(args) -> int:
+    import numpy as np
+
     from ..embeddings.embed import encode_arrays
     from ..embeddings.encoders import load_encoder
-    from ..embeddings.patchfiles import check_unique_participants, open_patch_array, read_grid_patch_ids
+    from ..embeddings.patchfiles import (check_unique_participants, open_patch_array, read_grid_patch_ids,
+                                         without_failure_records)
     from ..embeddings.store import write_embedding_shard
     from ..errors import NeurofusionError
     from ..runtime import pick_device, set_threads
@@ -46,11 +49,16 @@ def run(args) -> int:
     set_threads(args.threads)
     if args.batch_size < 1:
         raise NeurofusionError("--batch-size must be at least 1")
-    patch_ids, _ = read_grid_patch_ids(args.grid)
-    files = list(args.patches)
+    patch_ids, grid_meta = read_grid_patch_ids(args.grid)
+    check_unique_participants(list(args.patches))
+    files, skipped = without_failure_records(list(args.patches))
+    if skipped:  # scans preprocessing excluded: not in the shard, the cohort step says why
+        print(f"left out {len(skipped)} subject(s) whose scan preprocessing excluded: {', '.join(sorted(skipped))}",
+              flush=True)
     participants = check_unique_participants(files)
     arrays = [open_patch_array(f, len(patch_ids)) for f in files]  # each [P, S, S, S]
-    sides = {a.shape[-1] for a in arrays}
+    sides = {a.shape[-1] for a in arrays} or {int(grid_meta.get("patch_size_voxels")
+                                               or round(grid_meta["size_mm"] / grid_meta["resolution"]))}
     if len(sides) > 1:
         raise NeurofusionError(f"patch arrays have different sizes {sorted(sides)}", path=files[0],
                                fix="rerun the patches step for every subject")
@@ -59,7 +67,8 @@ def run(args) -> int:
                            monai_options=monai_options(args) if args.encoder == "monai" else None)
     print(f"{encoder.name}: {encoder.width}-d embeddings of {len(files)} subjects x {len(patch_ids)} patches "
           f"on {device}", flush=True)
-    flat = encode_arrays(encoder, arrays, batch_size=args.batch_size, device=device, names=participants)
+    flat = (encode_arrays(encoder, arrays, batch_size=args.batch_size, device=device, names=participants)
+            if arrays else np.zeros((0, encoder.width), np.float32))  # a shard whose every scan failed
     values = flat.reshape(len(files), len(patch_ids), encoder.width)  # [N, P, E]
     write_embedding_shard(args.out, participants, patch_ids, values, encoder=encoder.name,
                           checkpoint_sha256=encoder.checkpoint_sha256, dtype=args.dtype,

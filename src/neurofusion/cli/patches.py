@@ -15,5 +15,8 @@ def run(args) -> int:
     from ..imaging.patches import write_patches
 
     patches = write_patches(args.image, args.grid, args.out)
+    if patches is None:
+        print(f"{args.out}: failure record (preprocessing excluded this subject), no patches")
+        return 0
     print(f"{args.out}: {patches.shape[0]} patches of {patches.shape[1]}^3 voxels, float16")
     return 0

@@ -20,6 +20,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--template-dir", default=None,
                         help="folder written by `neurofusion template` (2 mm and --resolution); "
                              "default: build the template from nilearn in this process (~1 s slower)")
+    parser.add_argument("--on-error", default="stop", choices=["exclude", "stop"],
+                        help="a scan that cannot be read or registered: stop with its error (default), or "
+                             "exclude it: succeed with a failure record (metrics qc_pass false and the reason, "
+                             "marked placeholders for the image, mask and transform)")
 
 
 def run(args) -> int:
@@ -35,7 +39,10 @@ def run(args) -> int:
                                 metrics=args.metrics)
     metrics = preprocess_t1w(args.t1w, outputs, resolution=args.resolution, min_dice=args.min_dice,
                              seed=SEED if args.seed is None else args.seed, threads=threads,
-                             template_dir=args.template_dir)
+                             template_dir=args.template_dir, on_error=args.on_error)
+    if metrics.get("failed"):
+        print(f"{args.t1w}: preprocessing FAILED, subject excluded (on_error exclude): {metrics['qc_reason']}")
+        return 0
     status = "pass" if metrics["qc_pass"] else f"FAIL ({metrics['qc_reason']})"
     steps = " ".join(f"{k} {v:.1f}s" for k, v in metrics["seconds"].items())
     print(f"{args.t1w}: Dice {metrics['dice']:.3f}, r {metrics['correlation']:.3f}, "

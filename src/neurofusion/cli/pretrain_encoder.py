@@ -32,7 +32,7 @@ def run(args) -> int:
 
     from ..embeddings.builtin import save_builtin
     from ..embeddings.patchfiles import (check_unique_participants, find_patch_files, open_patch_array,
-                                         read_grid_patch_ids)
+                                         read_grid_patch_ids, without_failure_records)
     from ..embeddings.pretrain import PretrainConfig, pretrain_builtin, sample_patches
     from ..errors import NeurofusionError
     from ..io import all_or_nothing
@@ -46,7 +46,13 @@ def run(args) -> int:
     if not 0.0 <= args.intensity_jitter < 1.0:
         raise NeurofusionError(f"--intensity-jitter {args.intensity_jitter:g} is outside [0, 1)")
     patch_ids, _ = read_grid_patch_ids(args.grid)
-    files = find_patch_files(args.patches_dir)
+    files, skipped = without_failure_records(find_patch_files(args.patches_dir))
+    if skipped:
+        print(f"left out {len(skipped)} subject(s) whose scan preprocessing excluded: {', '.join(sorted(skipped))}",
+              flush=True)
+    if not files:
+        raise NeurofusionError("every patch array here is a failure record: no scan could be preprocessed",
+                               path=args.patches_dir, fix="see results/cohort/excluded.tsv or the preprocess logs")
     check_unique_participants(files)
     arrays = [open_patch_array(f, len(patch_ids)) for f in files]
     sides = {a.shape[-1] for a in arrays}

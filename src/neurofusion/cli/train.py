@@ -51,6 +51,9 @@ def run(args) -> int:
         print(f"{args.variant} fold {args.fold}: C = {result['C']:.3g} by inner CV on {result['n_train']} "
               f"subjects; {result['n_test']} test predictions -> {args.out_dir}")
         return 0
+    from ..training.settings import load_baseline_settings
+
     train_fold(src, model_settings, training, args.variant, args.fold, args.out_dir, device=args.device,
-               shuffle_labels=args.shuffle_labels)
+               shuffle_labels=args.shuffle_labels,
+               baseline_cfg=load_baseline_settings(args.config) if training.linear_start else None)
     return 0

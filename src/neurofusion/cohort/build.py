@@ -57,8 +57,9 @@ def build_cohort(participants, proteins, metrics_dir, *, label_column="diagnosis
     """Return (cohort table, exclusions). Nobody is dropped without a written reason.
 
     A subject is in the cohort when its label is one of ``classes`` and it has at least
-    one usable modality. Scans that failed registration QC count as no scan (written to
-    the exclusions with scope ``mri``); subjects with a scan or proteins but no row in the
+    one usable modality. Scans that failed registration QC, or could not be preprocessed at
+    all (a failure record), count as no scan (written to the exclusions with scope ``mri``
+    and the reason); subjects with a scan or proteins but no row in the
     participants table are written down too.
     """
     classes = list(classes)
@@ -87,6 +88,9 @@ def build_cohort(participants, proteins, metrics_dir, *, label_column="diagnosis
         has_mri = False
         if pid not in qc:
             excluded.append((pid, "mri", "no T1w scan found"))
+        elif qc[pid].get("failed"):  # preprocess.on_error: exclude wrote a failure record
+            reason = qc[pid].get("qc_reason") or "the scan could not be read or registered"
+            excluded.append((pid, "mri", f"preprocessing failed: {reason}"))
         elif not qc[pid].get("qc_pass", True):
             reason = qc[pid].get("qc_reason") or "registration failed its quality threshold"
             excluded.append((pid, "mri", f"preprocessing QC failed: {reason}"))

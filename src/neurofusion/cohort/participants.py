@@ -35,35 +35,84 @@ def _read_table(path: Path) -> pd.DataFrame:
                                fix="save it as a tab-separated file with a header row (BIDS participants.tsv)")
 
 
-def read_participants(path, id_column: str = "participant_id", label_column: str = "diagnosis") -> pd.DataFrame:
-    """Return the table with ``participant_id`` normalised to ``sub-<label>`` and unique.
+def _is_empty(value) -> bool:
+    return value is None or (isinstance(value, float) and pd.isna(value)) or str(value).strip() == ""
 
-    Raises a one-line :class:`NeurofusionError` naming the file, the row and the fix for a
-    missing column, an ID with characters BIDS does not allow, or a duplicated ID.
+
+def _check_columns(table: pd.DataFrame, path: Path, id_column: str, label_column: str) -> list[str]:
+    return [
+        f"{path}: no column {column!r} (columns: {', '.join(map(str, table.columns))}; add it or set "
+        f"`{key}` in your config to the right column)"
+        for column, key in ((id_column, "cohort.id_column"), (label_column, "label_column"))
+        if column not in table.columns
+    ]
+
+
+def _check_rows(table: pd.DataFrame, path: Path, id_column: str, label_column: str) -> tuple[list[str], list]:
+    """Problem lines of the ID column and the normalised ID of every row (None where unusable).
+
+    Rows are numbered as a spreadsheet shows them: the header is row 1.
+    """
+    lines, ids = [], []
+    first_row: dict[str, tuple[int, str, str]] = {}  # normalised id -> (row, ID as written, label)
+    labels = table[label_column].tolist() if label_column in table.columns else [None] * len(table)
+    for row, (raw, label) in enumerate(zip(table[id_column].tolist(), labels), start=2):
+        norm = None if _is_empty(raw) else normalise_id(raw)
+        ids.append(norm)
+        if _is_empty(raw):
+            lines.append(f"{path} row {row}: empty {id_column} (fill it in or remove the row)")
+            continue
+        if norm is None:
+            lines.append(f"{path} row {row}: {id_column} {str(raw)!r} has characters BIDS labels do not allow "
+                         "(use letters and digits only, e.g. sub-001)")
+            continue
+        label = "" if _is_empty(label) else str(label).strip()
+        if norm not in first_row:
+            first_row[norm] = (row, str(raw).strip(), label)
+            continue
+        seen_row, seen_raw, seen_label = first_row[norm]
+        written = f" (written {seen_raw!r} there, {str(raw).strip()!r} here)" if seen_raw != str(raw).strip() else ""
+        conflict = (f" with a different {label_column} ({seen_label!r} there, {label!r} here)"
+                    if label != seen_label else "")
+        lines.append(f"{path} row {row}: {norm} is already listed in row {seen_row}{written}{conflict} "
+                     "(keep one row per participant)")
+    return lines, ids
+
+
+def participants_problems(path, id_column: str = "participant_id", label_column: str = "diagnosis") -> list[str]:
+    """Every problem of a participants table that stops the cohort step, one line each.
+
+    A line names the file, the row (header = row 1) and what to do: a missing ID or label
+    column, an empty ID, an ID with characters BIDS does not allow, and an ID listed twice
+    (``01`` and ``sub-01`` are the same participant), saying when the two rows disagree on
+    the label. An unreadable file raises :class:`NeurofusionError`. The workflow calls this
+    while it parses, so these problems stop a run before any job; the cohort step calls it
+    through :func:`read_participants`, so the two cannot disagree.
     """
     path = Path(path)
     table = _read_table(path)
-    for column, key in ((id_column, "cohort.id_column"), (label_column, "label_column")):
-        if column not in table.columns:
-            raise NeurofusionError(
-                f"no column {column!r} (columns: {', '.join(map(str, table.columns))})", path=path,
-                fix=f"add it or set `{key}` in your config to the right column",
-            )
-    table = table.rename(columns={id_column: "participant_id"}) if id_column != "participant_id" else table.copy()
+    lines = _check_columns(table, path, id_column, label_column)
+    if id_column in table.columns:
+        lines += _check_rows(table, path, id_column, label_column)[0]
+    return lines
+
+
+def read_participants(path, id_column: str = "participant_id", label_column: str = "diagnosis") -> pd.DataFrame:
+    """Return the table with ``participant_id`` normalised to ``sub-<label>`` and unique.
+
+    Raises one one-line :class:`NeurofusionError` listing every problem that
+    :func:`participants_problems` finds.
+    """
+    path = Path(path)
+    table = _read_table(path)
+    problems = _check_columns(table, path, id_column, label_column)
     ids = []
-    for row, raw in enumerate(table["participant_id"].tolist(), start=2):
-        if raw is None or (isinstance(raw, float) and pd.isna(raw)) or str(raw).strip() == "":
-            raise NeurofusionError(f"row {row}: empty participant ID", path=path, fix="fill in or remove the row")
-        norm = normalise_id(raw)
-        if norm is None:
-            raise NeurofusionError(
-                f"row {row}: participant ID {str(raw)!r} has characters BIDS labels do not allow",
-                path=path, fix="use letters and digits only, e.g. sub-001",
-            )
-        ids.append(norm)
+    if id_column in table.columns:
+        row_problems, ids = _check_rows(table, path, id_column, label_column)
+        problems += row_problems
+    if problems:
+        listed = "; ".join(line.removeprefix(f"{path}").lstrip(": ") for line in problems)
+        raise NeurofusionError(f"{len(problems)} problem(s) in the participants table: {listed}", path=path)
+    table = table.rename(columns={id_column: "participant_id"}) if id_column != "participant_id" else table.copy()
     table["participant_id"] = ids
-    dupes = table["participant_id"][table["participant_id"].duplicated()].unique().tolist()
-    if dupes:
-        raise NeurofusionError(f"participant ID listed twice: {', '.join(dupes[:5])}", path=path,
-                               fix="keep one row per participant")
     return table.reset_index(drop=True)

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..errors import NeurofusionError
+from ..failure import failure_reason
 
 _SUBJECT = re.compile(r"^(sub-[A-Za-z0-9]+)(_|\.|$)")
 PATCH_SUFFIX = "_desc-patches.npy"
@@ -77,6 +78,22 @@ def open_patch_array(path: str | os.PathLike, n_patches: int | None = None) -> n
     if not np.issubdtype(arr.dtype, np.floating):
         raise NeurofusionError(f"dtype {arr.dtype} is not floating point", path=path, subject=subject, fix=fix)
     return arr
+
+
+def without_failure_records(files) -> tuple[list, dict[str, str]]:
+    """(the patch arrays, participant -> reason of each failure record left out).
+
+    A failure record stands where preprocessing excluded a scan (``preprocess.on_error:
+    exclude``); that subject has no patches, and the cohort step writes down why.
+    """
+    usable, skipped = [], {}
+    for f in files:
+        reason = failure_reason(f)
+        if reason is None:
+            usable.append(f)
+        else:
+            skipped[participant_id_from_path(f)] = reason
+    return usable, skipped
 
 
 def check_unique_participants(files: list[Path]) -> list[str]:

@@ -133,6 +133,8 @@ def _shard_index(path: Path, table: pa.Table) -> tuple[list[str], np.ndarray]:
     """Participants (in file order) and the patch ids each one has; checks the row layout."""
     pids = np.asarray(table.column("participant_id").to_pylist(), dtype=object)  # [rows]
     patches = table.column("patch_id").to_numpy().astype(np.int64)  # [rows]
+    if not len(pids):  # a shard whose every scan preprocessing excluded
+        return [], np.zeros(0, np.int64)
     change = np.flatnonzero(pids[1:] != pids[:-1]) + 1
     starts = np.concatenate([[0], change])
     subjects = [str(pids[i]) for i in starts]

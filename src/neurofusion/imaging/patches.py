@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ..errors import NeurofusionError
+from ..failure import failure_reason, write_failure_record
 from ..io import atomic_output
 from .grid import read_grid
 
@@ -42,9 +43,17 @@ def extract_patches(image: np.ndarray, table) -> np.ndarray:
     return windows[starts[:, 0], starts[:, 1], starts[:, 2]].astype(np.float16)
 
 
-def write_patches(image_path, grid_path, out_path) -> np.ndarray:
-    """Read image and grid, write the patch array atomically, return it."""
+def write_patches(image_path, grid_path, out_path) -> np.ndarray | None:
+    """Read image and grid, write the patch array atomically, return it.
+
+    A failure record in place of the image (a scan preprocessing excluded) gives a failure
+    record in place of the patch array, with the same reason, and None.
+    """
     table, meta = read_grid(grid_path)
+    reason = failure_reason(image_path)
+    if reason is not None:
+        write_failure_record(out_path, reason)
+        return None
     patches = extract_patches(load_on_grid(image_path, meta), table.sort_values("patch_id"))
     with atomic_output(out_path) as tmp:
         with open(tmp, "wb") as fh:

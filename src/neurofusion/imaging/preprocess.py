@@ -130,31 +130,78 @@ def _robust_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.where(mask, (image - median) / scale, 0.0).astype(np.float32)
 
 
-def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
-                   seed: int = SEED, threads: int = 1, template_dir: str | os.PathLike | None = None) -> dict:
-    """Run the whole chain for one scan, write every output (all or nothing) and return the metrics."""
-    from .qc import correlation, dice, save_qc_png
+ON_ERROR = ("exclude", "stop")
 
+
+def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0, min_dice: float = 0.85,
+                   seed: int = SEED, threads: int = 1, template_dir: str | os.PathLike | None = None,
+                   on_error: str = "stop") -> dict:
+    """Run the whole chain for one scan, write every output (all or nothing) and return the metrics.
+
+    ``on_error``: what a scan that cannot be read or registered does. ``stop`` raises its
+    one-line :class:`NeurofusionError`; ``exclude`` writes a failure record instead (metrics
+    with ``qc_pass: false``, ``failed: true`` and the reason, a QC picture saying why, and
+    :mod:`neurofusion.failure` records in place of the image, mask and transform) and
+    returns those metrics. A missing template is never the scan's fault: it always raises.
+    """
+    if on_error not in ON_ERROR:
+        raise NeurofusionError(f"on_error {on_error!r} is not one of {', '.join(ON_ERROR)}",
+                               fix="set preprocess.on_error to exclude or stop")
     resolution = check_resolution(resolution)
     timer = _Timer()
+    reg_tpl = load_template(REGISTRATION_RESOLUTION, template_dir)
+    tpl = load_template(resolution, template_dir)  # both before any work: a missing file fails fast
+    timer.lap("template")
+    workdir = tempfile.mkdtemp(prefix="nf-preproc-")
+    try:
+        try:
+            scan, native_mask, image, mask, transform = _register(t1w, reg_tpl, tpl, resolution, seed, workdir, timer)
+        except NeurofusionError as exc:
+            if on_error == "stop":
+                raise
+            return _write_failure(t1w, outputs, str(exc), tpl, min_dice, seed, threads, timer)
+        metrics = _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads)
+        with all_or_nothing(*outputs.paths()) as tmp:
+            tmp_of = dict(zip(outputs.paths(), tmp))
+            save_nifti(tmp_of[outputs.image], image, tpl.affine, np.float32)
+            save_nifti(tmp_of[outputs.mask], mask, tpl.affine, np.uint8)
+            shutil.copyfile(transform, tmp_of[outputs.transform])
+            if outputs.qc_png:
+                from .qc import save_qc_png
+
+                verdict = "pass" if metrics["qc_pass"] else "FAIL"
+                title = (f"{metrics['participant_id'] or os.path.basename(t1w)}   Dice {metrics['dice']:.3f}   "
+                         f"r {metrics['correlation']:.2f}   QC {verdict}")
+                save_qc_png(tmp_of[outputs.qc_png], image, mask, tpl.mask, title)
+            timer.lap("write")
+            _add_times(metrics, timer)
+            if outputs.metrics:
+                write_json(tmp_of[outputs.metrics], metrics)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return metrics
+
+
+def _register(t1w, reg_tpl, tpl, resolution, seed, workdir, timer):
+    """read -> brain mask -> N4 -> affine -> resample: (scan, native mask, image, mask, transform file).
+
+    Everything that can go wrong here is the scan's: ITK's own errors become one-line
+    NeurofusionErrors naming the file.
+    """
     scan = load_scan(t1w)
     timer.lap("read")
     native_mask = _brain_mask(scan, resolution)
     timer.lap("brain_extraction")
-    corrected = _bias_corrected(scan, native_mask)
-    timer.lap("bias_correction")
-
-    reg_tpl = load_template(REGISTRATION_RESOLUTION, template_dir)
-    tpl = load_template(resolution, template_dir)  # both before any work: a missing file fails fast
-    fixed = to_itk(reg_tpl.brain, reg_tpl.affine)
-    box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
-    box_affine = _box_affine(scan.affine, box)
-    brain = np.where(native_mask[box], corrected[box], 0.0)
-    moving = smoothed_to(to_itk(brain, box_affine), REGISTRATION_RESOLUTION)
-    if min(moving.GetSpacing()) < 0.75 * REGISTRATION_RESOLUTION:
-        moving = resampled_to_spacing(moving, REGISTRATION_RESOLUTION)
-    workdir = tempfile.mkdtemp(prefix="nf-preproc-")
     try:
+        corrected = _bias_corrected(scan, native_mask)
+        timer.lap("bias_correction")
+        fixed = to_itk(reg_tpl.brain, reg_tpl.affine)
+        box = _brain_box(native_mask, margin=int(np.ceil(10.0 / scan.voxel_size.min())))  # brain + 10 mm
+        box_affine = _box_affine(scan.affine, box)
+        brain = np.where(native_mask[box], corrected[box], 0.0)
+        moving = smoothed_to(to_itk(brain, box_affine), REGISTRATION_RESOLUTION)
+        if min(moving.GetSpacing()) < 0.75 * REGISTRATION_RESOLUTION:
+            moving = resampled_to_spacing(moving, REGISTRATION_RESOLUTION)
         transform = os.path.join(workdir, "fwd.mat")
         register_affine(fixed, moving, transform, AffineSettings(), seed=seed)
         timer.lap("registration")
@@ -163,30 +210,51 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
         subject = smoothed_to(to_itk(corrected[box], box_affine), resolution)
         warped = resample_to_template(subject, grid, transform)
         mask = resample_to_template(to_itk(native_mask[box].astype(np.float32), box_affine), grid, transform) > 0.5
-        if not mask.any():
-            raise NeurofusionError("the registered brain falls outside the template grid", path=t1w,
-                                   fix="check the header's sform/qform orientation")
-        image = _robust_zscore(warped, mask)
-        timer.lap("resample")
+    except RuntimeError as exc:  # SimpleITK raises RuntimeError for a fit it cannot do
+        first = next((line.strip() for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        raise NeurofusionError(f"cannot be registered to the template ({first[:160]})", path=t1w,
+                               fix="check that the file is a whole-head T1-weighted scan") from None
+    if not mask.any():
+        raise NeurofusionError("the registered brain falls outside the template grid", path=t1w,
+                               fix="check the header's sform/qform orientation")
+    image = _robust_zscore(warped, mask)
+    timer.lap("resample")
+    return scan, native_mask, image, mask, transform
 
-        metrics = _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice, correlation)
-        with all_or_nothing(*outputs.paths()) as tmp:
-            tmp_of = dict(zip(outputs.paths(), tmp))
-            save_nifti(tmp_of[outputs.image], image, tpl.affine, np.float32)
-            save_nifti(tmp_of[outputs.mask], mask, tpl.affine, np.uint8)
-            shutil.copyfile(transform, tmp_of[outputs.transform])
-            if outputs.qc_png:
-                verdict = "pass" if metrics["qc_pass"] else "FAIL"
-                title = (f"{metrics['participant_id'] or os.path.basename(t1w)}   Dice {metrics['dice']:.3f}   "
-                         f"r {metrics['correlation']:.2f}   QC {verdict}")
-                save_qc_png(tmp_of[outputs.qc_png], image, mask, tpl.mask, title)
-            timer.lap("write")
-            metrics["seconds"] = dict(timer.seconds, total=round(sum(timer.seconds.values()), 3))
-            metrics["cpu_seconds"] = dict(timer.cpu_seconds, total=round(sum(timer.cpu_seconds.values()), 3))
-            if outputs.metrics:
-                write_json(tmp_of[outputs.metrics], metrics)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+def _add_times(metrics: dict, timer: _Timer) -> None:
+    metrics["seconds"] = dict(timer.seconds, total=round(sum(timer.seconds.values()), 3))
+    metrics["cpu_seconds"] = dict(timer.cpu_seconds, total=round(sum(timer.cpu_seconds.values()), 3))
+
+
+def _write_failure(t1w, outputs: PreprocessOutputs, reason: str, tpl, min_dice, seed, threads, timer) -> dict:
+    """The failure record of a scan (``on_error: exclude``): every output, all or nothing."""
+    from ..failure import failure_record_bytes
+    from .qc import save_failure_png
+
+    reason = " ".join(reason.split())
+    metrics = {
+        "participant_id": participant_id_from_path(t1w),
+        "source": os.fspath(t1w),
+        "space": SPACE,
+        "resolution_mm": tpl.resolution,
+        "min_dice": float(min_dice),
+        "failed": True,
+        "qc_pass": False,
+        "qc_reason": reason,
+        "seed": int(seed),
+        "threads": int(threads),
+    }
+    with all_or_nothing(*outputs.paths()) as tmp:
+        tmp_of = dict(zip(outputs.paths(), tmp))
+        for path in (outputs.image, outputs.mask, outputs.transform):
+            tmp_of[path].write_bytes(failure_record_bytes(reason))
+        if outputs.qc_png:
+            save_failure_png(tmp_of[outputs.qc_png], metrics["participant_id"] or os.path.basename(t1w), reason)
+        timer.lap("write")
+        _add_times(metrics, timer)
+        if outputs.metrics:
+            write_json(tmp_of[outputs.metrics], metrics)
     return metrics
 
 
@@ -203,7 +271,9 @@ def brain_mask_volume_ml(mask: np.ndarray, affine: np.ndarray) -> float:
     return float(np.count_nonzero(mask)) * abs(float(np.linalg.det(np.asarray(affine)[:3, :3]))) / 1000.0
 
 
-def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads, dice, correlation) -> dict:
+def _metrics(scan, native_mask, image, mask, tpl, min_dice, seed, threads) -> dict:
+    from .qc import correlation, dice
+
     overlap = dice(mask, tpl.mask)
     similarity = correlation(image, tpl.brain, tpl.mask)
     qc_pass = bool(overlap >= min_dice)

@@ -64,3 +64,18 @@ def save_qc_png(path, image: np.ndarray, subject_mask: np.ndarray, template_mask
              color="white", ha="center", fontsize=9)
     fig.subplots_adjust(left=0.01, right=0.99, bottom=0.08, top=0.86, wspace=0.02)
     fig.savefig(str(path), format="png", facecolor="black", metadata={"Software": None})
+
+
+def save_failure_png(path, subject: str, reason: str) -> None:
+    """The QC picture of a scan that could not be preprocessed: the subject and the reason."""
+    import textwrap
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10.5, 4.0), dpi=100, facecolor="black")
+    FigureCanvasAgg(fig)
+    fig.suptitle(f"{subject}   preprocessing FAILED: excluded from the MRI data", color="white", fontsize=11)
+    fig.text(0.5, 0.5, "\n".join(textwrap.wrap(reason, 110)), color="white", ha="center", va="center",
+             fontsize=9, family="monospace")
+    fig.savefig(str(path), format="png", facecolor="black", metadata={"Software": None})

@@ -36,6 +36,10 @@ class FusionConfig:
     # (an FT-Transformer-style feature tokenizer), not only the direction shared by all proteins.
     # Off in the prototype; it learns from far fewer subjects (see config/model.yaml).
     per_protein_value: bool = False
+    # linear path: logits also get a linear function of the raw inputs (every patch embedding
+    # feature, every protein value and flag; 0 = off). Training sets the width and starts it
+    # from the fold's penalised logistic regression (training.linear_start in model.yaml).
+    linear_features: int = 0
     # --- which model --------------------------------------------------------------
     variant: str = "fusion"      # fusion | mri | protein
     missing_modality_token: bool = False  # fusion: learned token stands in for an absent modality
@@ -50,6 +54,8 @@ class FusionConfig:
                      "ff_mult", "coord_hidden"):
             if int(getattr(self, name)) < 1:
                 raise NeurofusionError(f"model setting {name} must be >= 1, got {getattr(self, name)}")
+        if int(self.linear_features) < 0:
+            raise NeurofusionError(f"model setting linear_features must be >= 0, got {self.linear_features}")
         if not 0.0 <= self.dropout < 1.0:
             raise NeurofusionError(f"model setting dropout must be in [0, 1), got {self.dropout}")
 

@@ -122,6 +122,22 @@ class FusionModel(nn.Module):
         pooled = d * (2 if fusion else 1)
         self.head = nn.Sequential(nn.LayerNorm(pooled), nn.Linear(pooled, d), nn.GELU(),
                                   nn.Dropout(cfg.dropout), nn.Linear(d, cfg.num_classes))
+        # optional linear path on the raw inputs (see linear_inputs); training starts it from the
+        # fold's logistic regression and the transformer learns what it adds
+        self.linear = nn.Linear(cfg.linear_features, cfg.num_classes) if cfg.linear_features else None
+
+    def linear_inputs(self, mri, mri_mask, prot_values, prot_flags, prot_mask) -> torch.Tensor:
+        """(B, linear_features): masked patch embeddings (B, P*E), then masked protein values (B, K)
+        and the flags (B, K*F: below LOD, missing; kept, they say why a value is absent), the
+        columns of the baselines' feature blocks, so the path can hold their regression exactly."""
+        parts = []
+        b = (mri if self.cfg.uses_mri else prot_values).shape[0]
+        if self.cfg.uses_mri:
+            parts.append((mri * mri_mask[..., None].to(mri.dtype)).reshape(b, -1))
+        if self.cfg.uses_proteins:
+            keep = prot_mask.to(prot_values.dtype)
+            parts += [prot_values * keep, prot_flags.reshape(b, -1)]
+        return torch.cat(parts, dim=1)
 
     def _with_missing_token(self, tokens, mask, token):
         """Stand-in token for subjects whose whole modality is absent: (B, 1+n, D), (B, 1+n)."""
@@ -140,6 +156,8 @@ class FusionModel(nn.Module):
         if explain:
             return_attention, per_head = True, True
         pooled, self_maps = [], {}
+        linear = (self.linear(self.linear_inputs(mri, mri_mask, prot_values, prot_flags, prot_mask))
+                  if self.linear is not None else None)                       # (B, C)
         if self.cfg.uses_mri:
             m = self.mri_tokens(mri, mri_coords, mri_mask)                      # (B, P, D)
             if self.use_missing_token:
@@ -159,7 +177,8 @@ class FusionModel(nn.Module):
             pooled.append(masked_mean(m, mri_mask))                             # (B, D)
         if self.cfg.uses_proteins:
             pooled.append(masked_mean(p, prot_mask))                            # (B, D)
-        out = {"logits": self.head(torch.cat(pooled, dim=-1))}                   # (B, C)
+        logits = self.head(torch.cat(pooled, dim=-1))                           # (B, C)
+        out = {"logits": logits if linear is None else logits + linear.to(logits.dtype)}
         if return_attention:
             out["attention"] = attention
         if explain:

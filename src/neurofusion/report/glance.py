@@ -110,12 +110,31 @@ def truncated_pretraining(pretrain: dict | None) -> list[str]:
             "for a reproducible encoder."]
 
 
+UNUSABLE_SCAN = ("preprocessing failed: ", "preprocessing QC failed: ")
+LISTED = 10
+
+
+def unusable_scans(excluded: pd.DataFrame) -> list[str]:
+    """One finding naming each scan that preprocessing could not use, with its reason."""
+    if not len(excluded) or not {"scope", "reason"} <= set(excluded.columns):
+        return []
+    reasons = excluded["reason"].astype(str)
+    hit = excluded[(excluded["scope"] == "mri") & reasons.str.startswith(UNUSABLE_SCAN)]
+    if hit.empty:
+        return []
+    named = [f"{pid} ({reason})" for pid, reason in zip(hit["participant_id"], hit["reason"])]
+    more = f"; and {len(named) - LISTED} more (see Cohort)" if len(named) > LISTED else ""
+    return [f"{len(named)} scan(s) could not be used and are left out of the MRI data: "
+            + "; ".join(named[:LISTED]) + more + "."]
+
+
 def cohort_gaps(cohort: pd.DataFrame, excluded: pd.DataFrame, metrics: pd.DataFrame) -> list[str]:
     findings = []
     scope = excluded["scope"] if "scope" in excluded.columns else pd.Series(["cohort"] * len(excluded))
     left_out = excluded.loc[scope == "cohort", "participant_id"].nunique() if len(excluded) else 0
     if left_out:
         findings.append(f"{left_out} subject(s) left out of the cohort (reasons under Cohort).")
+    findings += unusable_scans(excluded)
     scored = int(metrics["n"].max()) if len(metrics) else 0
     not_scored = len(cohort) - scored
     if not_scored > 0:

@@ -27,6 +27,8 @@ class TrainConfig:
     val_fraction: float = 0.2       # inner stratified validation split of the training folds
     select_by: str = "auc"          # auc (ties -> lower val loss) | loss
     modality_dropout: float = 0.0   # fusion: chance per training sample of hiding one whole modality
+    linear_start: bool = False      # a linear path on the raw inputs, set to the fold's logistic regression
+                                    # (fitted on the training split; frozen); the transformer learns the rest
     class_weights: bool = True      # loss weights = inverse class frequency (training part)
     seed: int = 0
     subjects: str = "paired"        # paired: everyone needs both modalities | all: fusion trains on everyone

@@ -94,8 +94,13 @@ class FoldRun:
     """Everything one (variant, fold) run needs, prepared once from the sources."""
 
     def __init__(self, src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
-                 shuffle_labels: int | None = None):
+                 shuffle_labels: int | None = None, baseline_cfg=None):
         self.src, self.tc, self.variant, self.fold = src, tc, variant, int(fold)
+        if tc.linear_start and baseline_cfg is None:
+            from .settings import BaselineConfig
+
+            baseline_cfg = BaselineConfig()
+        self.baseline_cfg = baseline_cfg if tc.linear_start else None
         self.shuffle_labels = None if shuffle_labels is None else int(shuffle_labels)
         pool = available(src)
         used, self.left_out = eligible(pool, variant, tc.subjects)
@@ -116,10 +121,13 @@ class FoldRun:
             embed_dim=width, num_categories=int(category.max()) + 1 if len(category) else 1,
             max_position=int(position.max()) + 1 if len(position) else 1, num_flags=NUM_FLAGS,
             num_classes=len(src.classes), variant=variant,
-            missing_modality_token=tc.subjects == "all" and variant == "fusion", **model_settings)
+            missing_modality_token=tc.subjects == "all" and variant == "fusion",
+            linear_features=linear_width(variant, len(self.patch_ids), width, len(self.protein_ids))
+            if tc.linear_start else 0, **model_settings)
         self.fingerprint = fingerprint(
             __version__, self.cfg.to_dict(), tc.to_dict(), variant, self.fold, self.split, self.protein_ids,
             self.patch_ids, coords, category, position, self.shuffle_labels,
+            self.baseline_cfg.to_dict() if self.baseline_cfg is not None else None,
             *[a for raw in raws.values() for a in (raw.mri, raw.mri_mask, raw.prot_values, raw.below_lod, raw.labels)])
 
     def checkpoint_payload(self, state_dict: dict, best_epoch: int, epochs_run: int) -> dict:
@@ -161,7 +169,7 @@ def _score(val_auc: float, val_loss: float, select_by: str) -> tuple:
 
 def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
                out_dir: str | os.PathLike, device: str = "auto", stop_after_epochs: int | None = None,
-               progress: bool = True, shuffle_labels: int | None = None) -> dict | None:
+               progress: bool = True, shuffle_labels: int | None = None, baseline_cfg=None) -> dict | None:
     """Train, then write model.pt, history.tsv, predictions.parquet, subjects.tsv into ``out_dir``.
 
     ``stop_after_epochs`` ends this call after that many epochs, as a kill between
@@ -174,7 +182,7 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NeurofusionError("--device cuda was asked for but no CUDA device is visible",
                                fix="use --device auto or cpu, or run on a GPU node")
-    run = FoldRun(src, model_settings, tc, variant, fold, shuffle_labels)
+    run = FoldRun(src, model_settings, tc, variant, fold, shuffle_labels, baseline_cfg)
     with deterministic(dev.type == "cpu"):
         result = _fit(run, dev, out_dir, stop_after_epochs, progress)
         if result is None:
@@ -186,6 +194,48 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
     return {"best_epoch": best_epoch, "epochs_run": epochs_run, "n_test": len(run.data["test"])}
 
 
+def linear_width(variant: str, patches: int, width: int, proteins: int) -> int:
+    """Inputs of the linear path: every patch embedding feature and/or every protein value and flag."""
+    mri = patches * width if variant in ("fusion", "mri") else 0
+    prot = proteins * (1 + NUM_FLAGS) if variant in ("fusion", "protein") else 0
+    return mri + prot
+
+
+def start_from_linear(model: FusionModel, run: FoldRun, seed: int) -> dict:
+    """Set the linear path to the fold's logistic regression and freeze it; zero the head's last
+    layer, so the model starts as that regression and training adds what the transformer finds.
+
+    The regression is the baselines' (same features, penalty chosen by inner CV) fitted on the
+    training split only: the validation split stays unseen for epoch selection.
+    """
+    from threadpoolctl import threadpool_limits
+
+    from .baseline import BLOCKS, feature_blocks, fit, select_c
+
+    blocks = BLOCKS[run.variant]
+    features = feature_blocks(run.data["train"], blocks)
+    labels = run.data["train"].labels.numpy().astype(np.int64)
+    class_weight = "balanced" if run.tc.class_weights else None
+    with threadpool_limits(limits=1):
+        C, _ = select_c(features, labels, len(run.src.classes), run.baseline_cfg, seed, class_weight)
+        lr = fit(features, labels, C, run.baseline_cfg, seed, class_weight)
+    scale = np.concatenate([np.full(features[b.name].shape[1], b.scale) for b in lr.blocks])   # (d,)
+    coef, intercept = lr.coef * scale, lr.intercept                                           # (1|C, d)
+    weight = torch.zeros_like(model.linear.weight)                                            # (C, d)
+    bias = torch.zeros_like(model.linear.bias)
+    if coef.shape[0] == 1:   # binary: the logit of the positive class against the other's 0
+        weight[-1], bias[-1] = torch.from_numpy(coef[0]).float(), float(intercept[0])
+    else:
+        weight, bias = torch.from_numpy(coef).float(), torch.from_numpy(intercept).float()
+    with torch.no_grad():
+        model.linear.weight.copy_(weight)
+        model.linear.bias.copy_(bias)
+        model.head[-1].weight.zero_()
+        model.head[-1].bias.zero_()
+    model.linear.requires_grad_(False)
+    return {"C": C}
+
+
 def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
     from tqdm import tqdm
 
@@ -193,7 +243,12 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
     seed = tc.seed * 1000 + run.fold
     torch.manual_seed(seed)
     model = FusionModel(cfg).to(dev)
-    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    if model.linear is not None:
+        start = start_from_linear(model, run, seed)
+        if progress:
+            print(f"linear path: logistic regression on the training split, C = {start['C']:.3g}", file=sys.stderr)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
     train = run.data["train"]
     steps_per_epoch = math.ceil(len(train) / tc.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(
@@ -222,6 +277,13 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
         state = {k: saved[k] for k in state}
         state["best_score"] = tuple(state["best_score"]) if state["best_score"] is not None else None
         print(f"resuming {run.variant} fold {run.fold} after epoch {state['epoch']} from {last}", file=sys.stderr)
+    elif model.linear is not None:
+        # epoch 0 is the logistic regression itself: the transformer's epochs must beat it on validation
+        val_loss, val_auc = _validate(model, run.data["val"], weights, tc, dev)
+        state.update(best_score=_score(val_auc, val_loss, tc.select_by),
+                     best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+        state["history"].append({"epoch": 0, "train_loss": float("nan"), "val_loss": val_loss, "val_auc": val_auc,
+                                 "lr": 0.0, "best": True})
 
     # in a log file (not a terminal) the bar redraws rarely; the per-epoch lines carry the detail
     tty = sys.stderr.isatty()
@@ -249,7 +311,7 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             if tc.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), tc.grad_clip)
+                torch.nn.utils.clip_grad_norm_(trainable, tc.grad_clip)
             opt.step()
             sched.step()
             total += float(loss.detach()) * len(index)
