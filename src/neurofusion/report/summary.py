@@ -40,7 +40,8 @@ CAPTIONS = {
     "confusion": "Confusion matrices on the pooled test folds (counts and share of each true class).",
     "training_curves": "Training and validation loss and validation AUC per epoch; one colour per fold, the same "
                        "in every panel; n: validation subjects of each fold.",
-    "ablation": "Pooled AUC per variant (95% CI) and the paired fusion-minus-ablation ΔAUC with p-values.",
+    "ablation": "Pooled AUC per variant (95% CI) and the paired ΔAUC on the same subjects (fusion minus each "
+                "ablation, each model minus its baseline) with p-values.",
 }
 
 
