@@ -51,12 +51,11 @@ def region_patches(grid: pd.DataFrame, truth, voxel_mm: float, centre_only: bool
     half = (grid["i1"] - grid["i0"]).to_numpy(float)[:, None] * voxel_mm / 2  # [P, 1]
     keep = np.zeros(len(grid), bool)
     for centre, radius in truth.regions:
-        nearest = np.clip(centre, centres - half, centres + half)
-        distance = np.linalg.norm(nearest - centre, axis=1)
         if centre_only:
             keep[np.argmin(np.linalg.norm(centres - centre, axis=1))] = True
         else:
-            keep |= distance <= radius
+            nearest = np.clip(centre, centres - half, centres + half)
+            keep |= np.linalg.norm(nearest - centre, axis=1) <= radius
     return np.flatnonzero(keep)
 
 
@@ -104,10 +103,10 @@ def main() -> int:
     voxel_mm = float(nib.load(first).header.get_zooms()[0])
     print(f"{len(subjects)} subjects; encoder {emb.metadata.get('encoder')} E={emb.width}")
     readout = sphere_means(args.results, subjects, truth)
-    base, _ = probe(readout, severity, args.folds, args.seed)
+    base, base_r2 = probe(readout, severity, args.folds, args.seed)
     print(f"{'stage':<58}{'features':>9}{'r':>8}{'R^2':>8}{'r / readout':>13}")
     print(f"{'preprocessed brain: mean in the planted spheres (readout)':<58}{1:>9}{base:>8.3f}"
-          f"{probe(readout, severity, args.folds, args.seed)[1]:>8.3f}{1:>12.2f}x")
+          f"{base_r2:>8.3f}{1:>12.2f}x")
     for label, centre_only in (("patch holding each sphere centre", True), ("patches overlapping a sphere", False)):
         rows = region_patches(grid, truth, voxel_mm, centre_only)
         cols = np.searchsorted(emb.patch_ids, grid["patch_id"].to_numpy()[rows])
