@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,57 @@ def test_a_failure_record_excludes_the_scan_with_its_reason(cohort_files):
     mine = excluded[excluded["participant_id"] == "sub-04"]
     assert mine[["scope", "reason"]].values.tolist() == [
         ["mri", "preprocessing failed: bids/sub-04/anat/sub-04_T1w.nii.gz: not a readable NIfTI (truncated)"]]
+
+
+def write_protein_qc(path, excluded: dict[str, str]):
+    rows = [("summary", "participants", "10", "with at least one protein value")]
+    rows += [("excluded_participant", pid, "1", reason) for pid, reason in excluded.items()]
+    pd.DataFrame(rows, columns=["section", "item", "value", "detail"]).to_csv(path, sep="\t", index=False)
+
+
+def test_proteins_left_out_for_a_bad_cell_are_excluded_with_the_cell(cohort_files):
+    # the proteins step (on_error: exclude) wrote sub-06 to qc.tsv and left it out of the matrix
+    values = {pid: [1.0, 2.0] for pid in [f"sub-{i:02d}" for i in range(2, 13)] if pid != "sub-06"}
+    write_matrix(cohort_files / "matrix.parquet", values)
+    cell = "npx.csv line 5, column NPX: 'abc' is not a number"
+    write_protein_qc(cohort_files / "qc.tsv", {"sub-06": cell, "sub-50": cell})
+    cohort, excluded = run(cohort_files, protein_qc=cohort_files / "qc.tsv")
+    row = cohort.set_index("participant_id").loc["sub-06"]
+    assert row["has_mri"] and not row["has_proteins"]
+    mine = excluded[excluded["participant_id"] == "sub-06"]
+    assert mine[["scope", "reason"]].values.tolist() == [["proteins", f"protein measurements excluded: {cell}"]]
+    assert excluded.set_index("participant_id").loc["sub-01", "reason"] == "no protein measurements"
+    assert excluded.set_index("participant_id").loc["sub-50", "reason"] == \
+        "has protein measurements but no row in the participants table"
+
+
+def test_a_bad_cell_reaches_excluded_tsv_through_both_steps(cohort_files):
+    from neurofusion.cli import main
+
+    repo = Path(__file__).resolve().parents[2]
+    table = cohort_files / "simoa.csv"
+    lines = ["sample,NfL,GFAP"] + [f"{i:02d},{10 + i},{i}.5" for i in range(2, 13)]
+    lines[5] = "06,1.2.3,6.5"  # sub-06's NfL
+    table.write_text("\n".join(lines) + "\n")
+    out = cohort_files / "proteins"
+    assert main(["proteins", "--table", str(table), "--categories", str(repo / "config" / "protein_categories.tsv"),
+                 "--participants", str(cohort_files / "participants.tsv"), "--on-error", "exclude",
+                 "--out", str(out)]) == 0
+    assert main(["cohort", "--participants", str(cohort_files / "participants.tsv"),
+                 "--proteins", str(out / "matrix.parquet"), "--protein-qc", str(out / "qc.tsv"),
+                 "--metrics-dir", str(cohort_files / "preprocess"), "--classes", "CN", "AD", "--folds", "3",
+                 "--out", str(cohort_files / "cohort.parquet"), "--excluded", str(cohort_files / "excluded.tsv")]) == 0
+    excluded = pd.read_csv(cohort_files / "excluded.tsv", sep="\t")
+    mine = excluded[excluded["participant_id"] == "sub-06"]
+    assert mine[["scope", "reason"]].values.tolist() == [
+        ["proteins", "protein measurements excluded: simoa.csv row 6, field 2, column NfL: '1.2.3' is not a number"]]
+
+
+def test_an_unreadable_protein_qc_record_is_one_line_error(cohort_files):
+    (cohort_files / "qc.tsv").write_text("not\ta qc record\n")
+    with pytest.raises(NeurofusionError, match="not a protein QC record") as err:
+        run(cohort_files, protein_qc=cohort_files / "qc.tsv")
+    assert "qc.tsv" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_every_subject_in_exactly_one_balanced_test_fold(cohort_files):

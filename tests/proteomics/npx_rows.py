@@ -32,6 +32,33 @@ def long_text(rows=LONG_ROWS, sep=";", header=LONG_HEADER, decimal="."):
     return "\n".join(lines) + "\n"
 
 
+def as_container(csv_path, container):
+    """The same long table as .csv, .parquet (all cells text) or .xlsx (NPX and LOD as numbers where they are)."""
+    if container == "csv":
+        return csv_path
+    import pandas as pd
+
+    frame = pd.read_csv(csv_path, sep=";", dtype=str, keep_default_na=False)
+    path = csv_path.with_suffix(f".{container}")
+    if container == "parquet":
+        frame.to_parquet(path, index=False)
+        return path
+    import openpyxl
+
+    def cell(column, v):
+        try:
+            return float(v) if column in ("NPX", "LOD") else v
+        except ValueError:
+            return v
+
+    book = openpyxl.Workbook()
+    book.active.append(list(frame.columns))
+    for row in frame.itertuples(index=False):
+        book.active.append([cell(c, v) for c, v in zip(frame.columns, row)])
+    book.save(path)
+    return path
+
+
 # Olink Target 96 wide export: two panels (2 assays each), 3 samples, one control.
 WIDE_ROWS = [
     ["Olink Target 96 export"],

@@ -124,3 +124,59 @@ def test_generic_table_with_side_table_and_regex(categories, tmp_path):
     assert cat.loc["X1", "category"] == "other"
     m = read_matrix(out / "matrix.parquet")
     assert np.isnan(m.values[1, m.protein_ids.index("NfL")])
+
+
+def test_on_error_exclude_leaves_out_every_protein_of_a_participant_with_a_bad_cell(write_long, write_wide,
+                                                                                   categories, tmp_path, capsys):
+    from .npx_rows import LONG_ROWS
+
+    rows = list(LONG_ROWS)
+    rows[3] = rows[3][:-1] + ("abc",)  # 002 NEFL in npx.csv; 002 is measured in t96.csv too
+    out = tmp_path / "out"
+    assert run([write_long(rows=rows), write_wide()], categories, out, "--on-error", "exclude") == 0
+    m = read_matrix(out / "matrix.parquet")
+    assert "sub-002" not in m.participant_ids and {"sub-001", "sub-003"} <= set(m.participant_ids)
+    long = pq.read_table(out / "proteins.parquet").to_pandas()
+    assert "sub-002" not in set(long.participant_id)
+    qc = pd.read_csv(out / "qc.tsv", sep="\t", dtype=str, keep_default_na=False)
+    excluded = qc[qc.section == "excluded_participant"]
+    assert excluded[["item", "value", "detail"]].values.tolist() == [
+        ["sub-002", "1", "npx.csv line 5, column NPX: 'abc' is not a number"]]
+    dropped = qc[qc.section == "dropped"].set_index("item").value
+    assert dropped["bad_value:npx.csv"] == "1"
+    assert dropped["excluded_participant:npx.csv"] == "1" and dropped["excluded_participant:t96.csv"] == "4"
+    assert "sub-002: protein measurements excluded: npx.csv line 5" in capsys.readouterr().err
+
+    again = tmp_path / "again"  # the same bad input gives the same bytes
+    assert run([write_long(rows=rows), write_wide()], categories, again, "--on-error", "exclude") == 0
+    for name in OUTPUT_NAMES:
+        assert (out / name).read_bytes() == (again / name).read_bytes(), name
+
+
+def test_on_error_stop_is_the_strict_default(write_long, categories, tmp_path, capsys):
+    from .npx_rows import LONG_ROWS
+
+    rows = list(LONG_ROWS)
+    rows[3] = rows[3][:-1] + ("abc",)
+    path = write_long(rows=rows)
+    for extra in ([], ["--on-error", "stop"]):
+        assert run([path], categories, tmp_path / "out", *extra) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "npx.csv: line 5, column NPX: 'abc' is not a number" in err[0]
+        assert not any((tmp_path / "out" / n).exists() for n in OUTPUT_NAMES)
+
+
+def test_when_every_participant_has_a_bad_cell_the_step_stops(write_long, categories, tmp_path, capsys):
+    from .npx_rows import LONG_ROWS
+
+    # each file alone is sound, but sub-001 is bad in one and sub-002 in the other
+    one = list(LONG_ROWS[:4])
+    one[0] = one[0][:-1] + ("abc",)
+    two = list(LONG_ROWS[:4])
+    two[2] = two[2][:-1] + ("x",)
+    out = tmp_path / "out"
+    assert run([write_long("a.csv", rows=one), write_long("b.csv", rows=two)], categories, out,
+               "--on-error", "exclude") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "every participant has a bad cell, e.g. sub-001: a.csv line 2, column NPX: 'abc'" in err[-1]
+    assert not any((out / n).exists() for n in OUTPUT_NAMES)

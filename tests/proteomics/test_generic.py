@@ -57,8 +57,20 @@ def test_side_table_gives_uniprot_and_gene(tmp_path, wide_frame):
     assert (nfl.uniprot, nfl.assay, nfl.panel) == ("P07196", "NEFL", "Simoa")
 
 
-def test_non_numeric_cell_is_an_error(tmp_path, wide_frame):
-    wide_frame["NfL"] = [10.0, "n.d."]
-    with pytest.raises(NeurofusionError) as err:
-        read_generic_wide(sniff(write(tmp_path, wide_frame, "csv")), None)
-    assert "row 3" in str(err.value) and "NfL (field 3)" in str(err.value)
+@pytest.mark.parametrize("kind", ["csv", "parquet", "xlsx"])
+def test_a_bad_cell_is_a_row_with_its_problem(tmp_path, wide_frame, kind):
+    wide_frame["NfL"] = ["10.0", "n.d."] if kind == "parquet" else [10.0, "n.d."]
+    m = read_generic_wide(sniff(write(tmp_path, wide_frame, kind)), None)
+    t = pa.Table.from_batches(list(m.batches)).to_pandas()
+    bad = t[t.problem.notna()]
+    assert list(bad.index) == [3] and bad.problem.iloc[0] == "column NfL: 'n.d.' is not a number"
+    assert bad.sample_id.iloc[0] == "sub-002" and m.where(3) == "row 3, field 3"
+    assert t.set_index(["sample_id", "protein_id"]).loc[("001", "NfL"), "value"] == 10.0
+
+
+def test_a_bad_cell_in_a_decimal_comma_table(tmp_path):
+    path = tmp_path / "wide.csv"
+    path.write_text("id;NfL;GFAP\n001;1,5;2,25\n002;abc;3,5\n003;2,5;4,0\n")
+    t = pa.Table.from_batches(list(read_generic_wide(sniff(path), None).batches)).to_pandas()
+    assert t.problem.dropna().tolist() == ["column NfL: 'abc' is not a number"]
+    assert t.value.tolist()[:1] == [1.5] and t.value.tolist()[3:] == [2.25, 3.5, 4.0]

@@ -1,3 +1,5 @@
+import math
+
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -73,13 +75,47 @@ def test_missing_required_column_is_one_line_error(tmp_path):
     assert "\n" not in message and str(path) in message and "uniprot" in message and "UniProt" in message
 
 
-def test_non_numeric_value_names_line_and_column(write_long):
+def problems_of(table):
+    return {i: text for i, text in enumerate(table["problem"]) if text is not None}
+
+
+@pytest.mark.parametrize("container", ["csv", "parquet", "xlsx"])
+def test_a_bad_cell_is_a_row_with_its_problem(write_long, container):
+    from .npx_rows import LONG_ROWS, as_container
+
+    rows = list(LONG_ROWS)
+    rows[3] = rows[3][:-1] + ("high",)            # 002 NEFL: NPX not a number (file line 5)
+    rows[7] = rows[7][:-2] + ("1.2.3", 4.0)        # 003 IL6: LOD not a number
+    m, t = rows_of(as_container(write_long(rows=rows), container))
+    assert problems_of(t) == {3: "column NPX: 'high' is not a number", 7: "column LOD: '1.2.3' is not a number"}
+    assert math.isnan(t["value"][3]) and t["value"][7] == 4.0 and t["value"][2] == 3.5
+    assert m.where(3) == {"csv": "line 5", "parquet": "row 4", "xlsx": "line 5"}[container]
+
+
+def test_bad_cells_after_the_first_batch_keep_every_row(write_long):
+    # ~3 MB: Arrow reads it in several blocks, and the first bad cell is in a later one
+    n = 30_000
+    rows = [(f"S{i % 300}", "SAMPLE", f"OID{i // 300:05d}", "P05231", "IL6", "Inflammation", "PASS", 1.0,
+             float(i % 7)) for i in range(n)]
+    rows[25_000] = rows[25_000][:-1] + ("abc",)
+    rows[29_999] = rows[29_999][:-1] + ("< LLOQ",)  # a missing marker, not a problem
+    rows[29_000] = rows[29_000][:-1] + ("1,5",)
+    m = read_olink_long(sniff(write_long(rows=rows)))
+    batches = list(m.batches)
+    assert len(batches) > 1 and batches[0].column("problem").null_count == batches[0].num_rows
+    t = pa.Table.from_batches(batches).to_pydict()
+    assert len(t["value"]) == n and t["sample_id"][-1] == f"S{(n - 1) % 300}"
+    assert problems_of(t) == {25_000: "column NPX: 'abc' is not a number", 29_000: "column NPX: '1,5' is not a number"}
+    assert t["value"][24_999] == float(24_999 % 7) and t["value"][25_001] == float(25_001 % 7)
+    assert math.isnan(t["value"][29_999]) and m.where(25_000) == "line 25002"
+
+
+def test_a_decimal_comma_export_with_a_bad_cell(write_long):
     from .npx_rows import LONG_ROWS
 
     rows = list(LONG_ROWS)
-    rows[3] = rows[3][:-1] + ("high",)
-    path = write_long(rows=rows)
-    with pytest.raises(NeurofusionError) as err:
-        list(read_olink_long(sniff(path)).batches)
-    message = str(err.value)
-    assert "line 5" in message and "column NPX" in message and "'high'" in message and "\n" not in message
+    rows[1] = rows[1][:-1] + ("n.d.",)
+    _, t = rows_of(write_long(rows=rows, decimal=","))
+    assert problems_of(t) == {1: "column NPX: 'n.d.' is not a number"}
+    assert t["value"][0] == 2.5 and t["value"][2] == 3.5 and t["lod"][1] == 0.5  # "2,5" -> 2.5 on the text path
+    assert math.isnan(t["value"][1])

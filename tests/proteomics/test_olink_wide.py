@@ -28,15 +28,28 @@ def test_reads_target96_wide_export(write_wide, name, sep, decimal):
     assert nrgn.loc["002", "qc_warning"] == "Pass"           # second panel's QC Warning column
 
 
-def test_non_numeric_cell_names_row_and_field(write_wide):
+@pytest.mark.parametrize("name", ["t96.csv", "t96.xlsx"])
+def test_a_bad_cell_is_a_row_with_its_problem(write_wide, name):
     from .npx_rows import WIDE_ROWS
 
     rows = [list(r) for r in WIDE_ROWS]
-    rows[8][3] = "oops"
+    rows[8][3] = "oops"                                        # sample 002, NEFL
+    m, t = table_of(write_wide(name, rows=rows))
+    bad = t[t.problem.notna()]
+    assert list(bad.index) == [7] and bad.problem.iloc[0] == "column NEFL: 'oops' is not a number"
+    assert (bad.sample_id.iloc[0], bad.assay.iloc[0]) == ("002", "NEFL") and np.isnan(bad.value.iloc[0])
+    assert m.where(7) == "row 9, field 4"
+    assert t.value.notna().sum() == 12 - 2                     # the bad cell and the "NaN" cell
+
+
+def test_a_bad_lod_cell_stops_the_file(write_wide):
+    from .npx_rows import WIDE_ROWS
+
+    rows = [list(r) for r in WIDE_ROWS]
+    rows[11][2] = "x"  # the LOD row holds one value per assay: no participant to leave out
     with pytest.raises(NeurofusionError) as err:
         read_olink_wide(sniff(write_wide(rows=rows)))
-    message = str(err.value)
-    assert "row 9" in message and "NEFL (field 4)" in message and "'oops'" in message and "\n" not in message
+    assert "row 12" in str(err.value) and "'x'" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_qc_columns_must_match_panels(write_wide):

@@ -1,19 +1,97 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from neurofusion.errors import NeurofusionError
 from neurofusion.proteomics.detect import sniff
-from neurofusion.proteomics.olink_long import read_olink_long
-from neurofusion.proteomics.qc import apply_lod_policy, select_rows
+from neurofusion.proteomics.qc import apply_lod_policy, drop_participants, select_rows
 from neurofusion.proteomics.qc_log import QcLog
+from neurofusion.proteomics.readers import read_measurements
 from neurofusion.proteomics.samples import SampleMatcher, read_participants
 
+from .npx_rows import LONG_ROWS, WIDE_ROWS, as_container
 
-def select(path, participants=None, warn="flag", lod="keep"):
+
+def select(path, participants=None, warn="flag", lod="keep", on_error="stop"):
     log = QcLog(quiet=True)
     matcher = SampleMatcher(read_participants(participants, "participant_id") if participants else None)
-    rows = select_rows(read_olink_long(sniff(path)), matcher, warn, lod, log)
+    rows = select_rows(read_measurements(sniff(path), None), matcher, warn, lod, log, on_error)
     return rows, log.frame()
+
+
+def one_bad_cell(kind, tmp_path, write_long, write_wide):
+    """An export of `kind` in which participant 002 has one cell 'oops'; -> (path, where and what)."""
+    if kind.startswith("long"):
+        rows = list(LONG_ROWS)
+        rows[3] = rows[3][:-1] + ("oops",)  # 002 NEFL
+        path = as_container(write_long(rows=rows), kind.split("_")[1])
+        where = "row 4" if kind == "long_parquet" else "line 5"
+        return path, f"{where}, column NPX: 'oops' is not a number"
+    if kind.startswith("wide"):
+        rows = [list(r) for r in WIDE_ROWS]
+        rows[8][3] = "oops"  # 002 NEFL
+        return write_wide(f"t96.{kind.split('_')[1]}", rows=rows), "row 9, field 4, column NEFL: 'oops' is not a number"
+    frame = pd.DataFrame({"sample": ["001", "002", "003"], "NfL": ["10", "oops", "12"], "GFAP": ["1", "2", "3"]})
+    container = kind.split("_")[1]
+    path = tmp_path / f"wide.{container}"
+    if container == "csv":
+        frame.to_csv(path, index=False)
+    elif container == "parquet":
+        frame.to_parquet(path, index=False)
+    else:
+        frame.assign(GFAP=[1.0, 2.0, 3.0]).to_excel(path, index=False)
+    return path, "row 3, field 2, column NfL: 'oops' is not a number"
+
+
+KINDS = ["long_csv", "long_parquet", "long_xlsx", "wide_csv", "wide_xlsx", "generic_csv", "generic_parquet",
+         "generic_xlsx"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_error_stop_names_the_first_bad_cell(kind, tmp_path, write_long, write_wide):
+    path, problem = one_bad_cell(kind, tmp_path, write_long, write_wide)
+    with pytest.raises(NeurofusionError) as err:
+        select(path, on_error="stop")
+    assert str(err.value) == f"{path}: {problem} (correct the cell, or leave it empty (or NA) for a missing value)"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_on_error_exclude_drops_the_row_and_names_the_participant(kind, tmp_path, write_long, write_wide):
+    path, problem = one_bad_cell(kind, tmp_path, write_long, write_wide)
+    rows, log = select(path, on_error="exclude")
+    assert rows.failed == {"sub-002": (problem, 1)}
+    assert log.set_index("item").value[f"bad_value:{path.name}"] == 1
+    assert "sub-001" in rows.participants and not np.isnan(rows.value).all()
+    assert "dropped_sample" not in set(log.section)  # the bad row is not a QC-warning drop
+
+
+def test_a_bad_cell_of_a_control_is_dropped_with_the_control(write_long):
+    rows = list(LONG_ROWS)
+    rows[4] = rows[4][:-1] + ("oops",)  # CONTROL_SAMPLE_1
+    kept, log = select(write_long(rows=rows), on_error="exclude")
+    assert kept.failed == {} and "bad_value:npx.csv" not in set(log.item)
+    with pytest.raises(NeurofusionError, match="line 6, column NPX: 'oops'"):
+        select(write_long(rows=rows), on_error="stop")
+
+
+def test_every_participant_with_a_bad_cell_stops_the_file_under_exclude(write_long):
+    rows = [r[:-1] + ("1.2",) if r[1] == "SAMPLE" else r for r in LONG_ROWS]
+    rows = [r[:-1] + ("1,2",) if r[0] in ("sub-001", "002", "003") and r[2] == "OID20001" else r for r in rows]
+    with pytest.raises(NeurofusionError) as err:
+        select(write_long(rows=rows), on_error="exclude")
+    message = str(err.value)
+    assert "line 2, column NPX: '1,2' is not a number, and every sample of the file has such a cell" in message
+    assert "decimal mark" in message and "\n" not in message
+
+
+def test_drop_participants_removes_their_rows_and_renumbers(write_long):
+    rows, _ = select(write_long())
+    before = len(rows.value)
+    mine = int((np.asarray(rows.participants)[rows.participant] == "sub-002").sum())
+    assert drop_participants(rows, {"sub-002"}) == mine
+    assert rows.participants == ["sub-001", "sub-003"] and len(rows.value) == before - mine
+    assert set(rows.participant.tolist()) == {0, 1} and "sub-002" not in rows.sample_ids
+    assert drop_participants(rows, {"sub-999"}) == 0
 
 
 def test_controls_dropped_and_counted(write_long):

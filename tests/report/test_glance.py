@@ -94,3 +94,19 @@ def test_scans_preprocessing_could_not_use_are_listed_with_their_reasons(tmp_pat
     assert "sub-007 (preprocessing failed: sub-007_T1w.nii.gz: not a readable NIfTI (truncated file))" in item[0]
     assert "sub-009 (preprocessing QC failed: registration Dice 0.610" in item[0]
     assert "no T1w scan found" not in item[0]  # a missing scan is not a failed one
+
+
+def test_participants_whose_proteins_were_left_out_are_listed_with_the_bad_cell(tmp_path):
+    excluded = pd.concat([EXCLUDED, pd.DataFrame({
+        "participant_id": ["sub-011"], "scope": ["proteins"],
+        "reason": ["protein measurements excluded: npx.csv line 5, column NPX: 'abc' is not a number"]})])
+    labels = [0, 1] * 4
+    write_fold(tmp_path, "fusion", 0, labels, [0.2, 0.8] * 4)
+    predictions = predicted_classes(tmp_path, ["fusion"], ["CN", "AD"])
+    page = glance_flags(metrics_table({"fusion": (0.9, 0.8, 0.97)}, n=44), comparison_table([]), predictions,
+                        COHORT, excluded, ["fusion"])
+    item = [i for i in page.split("<li>")[1:] if "protein measurements of" in i]
+    assert len(item) == 1 and "the protein measurements of 1 participant(s) could not be used" in item[0]
+    assert "sub-011 (protein measurements excluded: npx.csv line 5, column NPX: &#x27;abc&#x27; is not a number)" \
+        in item[0]
+    assert "no protein measurements" not in item[0] and "scan(s)" not in page  # none measured is not a bad cell

@@ -1,6 +1,7 @@
 """Cohort: who is in, with which label, modalities and test fold; who is out and why.
 
-Inputs: participants table, protein matrix, every subject's preprocessing metrics.
+Inputs: participants table, protein matrix and QC record (participants whose proteins were
+left out for a bad cell), every subject's preprocessing metrics.
 Outputs: results/cohort/participants.parquet, results/cohort/excluded.tsv.
 """
 
@@ -9,6 +10,7 @@ rule cohort:
     input:
         participants=PARTICIPANTS_TSV,
         proteins=f"{R}/proteins/matrix.parquet",
+        protein_qc=f"{R}/proteins/qc.tsv",
         metrics=all_metrics(),
     output:
         table=f"{R}/cohort/participants.parquet",
@@ -32,6 +34,7 @@ rule cohort:
         runtime=10,
     shell:
         "neurofusion cohort --participants {input.participants:q} --proteins {input.proteins:q} "
+        "--protein-qc {input.protein_qc:q} "
         "--metrics-dir {params.metrics_dir:q} --label-column {params.label} --classes {params.classes} "
         "--id-column {params.id_column} --folds {params.folds} --seed {params.seed} "
         "--out {output.table:q} --excluded {output.excluded:q} > {log:q} 2>&1"

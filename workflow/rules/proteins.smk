@@ -2,7 +2,9 @@
 
 Inputs: config `proteomics` (Olink NPX long/wide, generic wide tables), the category table,
 the participants table. Outputs: results/proteins/{proteins,catalog,matrix}.parquet,
-unmapped.tsv, qc.tsv.
+unmapped.tsv, qc.tsv. With proteins.on_error: exclude, a participant with a value cell that is
+not a number loses all its proteins; qc.tsv names it (excluded_participant) with the file, row
+and cell, and the cohort step copies that to excluded.tsv.
 """
 
 
@@ -28,6 +30,7 @@ rule proteins:
         ),
         warn=config["proteins"]["warn_policy"],
         lod=config["proteins"]["lod_policy"],
+        on_error=config["proteins"]["on_error"],
         code=code_hash("proteins"),
     log:
         log("proteins"),
@@ -41,4 +44,4 @@ rule proteins:
     shell:
         "neurofusion proteins --table {input.tables:q} --categories {input.categories:q} {params.match} "
         "--id-column {params.id_column} {params.regex} --warn-policy {params.warn} "
-        "--lod-policy {params.lod} --out {params.out_dir:q} > {log:q} 2>&1"
+        "--lod-policy {params.lod} --on-error {params.on_error} --out {params.out_dir:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@ HELP = "Join participants, scan QC and protein samples, and assign stratified su
 def add_arguments(p):
     p.add_argument("--participants", required=True, help="participants table (BIDS participants.tsv)")
     p.add_argument("--proteins", required=True, help="protein matrix.parquet from the proteins step")
+    p.add_argument("--protein-qc", help="qc.tsv from the proteins step: whose proteins it left out, and why")
     p.add_argument("--metrics-dir", required=True, help="preprocessing folder holding sub-*/anat/*_desc-metrics.json")
     p.add_argument("--label-column", default="diagnosis")
     p.add_argument("--classes", nargs="+", required=True, help="ordered classes; with two, the last is positive")
@@ -23,6 +24,7 @@ def run(args) -> int:
     cohort, excluded = build_cohort(
         args.participants, args.proteins, args.metrics_dir, label_column=args.label_column,
         classes=args.classes, id_column=args.id_column, folds=args.folds, seed=args.seed,
+        protein_qc=args.protein_qc,
     )
     with all_or_nothing(args.out, args.excluded) as (out, exc):
         cohort.to_parquet(out, index=False)

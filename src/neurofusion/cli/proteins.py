@@ -19,6 +19,9 @@ def add_arguments(parser) -> None:
                         help="rows with a QC_Warning/Assay_Warning WARN: keep with a flag, or drop")
     parser.add_argument("--lod-policy", choices=["keep", "lod", "half_lod", "missing"], default="keep",
                         help="values below LOD: keep, set to LOD, to LOD/2 (LOD-1 on the log2 NPX scale), or missing")
+    parser.add_argument("--on-error", choices=["exclude", "stop"], default="stop",
+                        help="a value cell that is not a number: stop, or exclude that participant's proteins "
+                             "(listed in qc.tsv as excluded_participant)")
     parser.add_argument("--category-names", nargs="+", metavar="NAME",
                         help="ordered category list (category_id = position); default: the eight pathway categories")
     parser.add_argument("--threads", type=int, help="Arrow threads for reading (default: all cores)")
@@ -34,7 +37,8 @@ def run(args) -> int:
         pa.set_cpu_count(max(1, args.threads))
     settings = Settings(categories=args.categories, participants=args.participants, id_column=args.id_column,
                         sample_id_regex=args.sample_id_regex, warn_policy=args.warn_policy,
-                        lod_policy=args.lod_policy, category_names=args.category_names)
+                        lod_policy=args.lod_policy, category_names=args.category_names,
+                        on_error=args.on_error)
     summary = build_proteins(args.table, args.out, settings)
     print(f"neurofusion proteins: {summary['participants']} participants x {summary['proteins']} proteins, "
           f"{summary['measurements']} measurements -> {args.out}")

@@ -52,26 +52,44 @@ def protein_availability(matrix_path) -> dict[str, int]:
     return dict(zip(table.column("participant_id").to_pylist(), counts.tolist()))
 
 
+def protein_exclusions(qc_path) -> dict[str, str]:
+    """participant_id -> why the proteins step left out all of its proteins (a bad cell), from its qc.tsv."""
+    path = Path(qc_path)
+    try:
+        qc = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise NeurofusionError(f"cannot read the protein QC record ({str(exc).splitlines()[0]})", path=path,
+                               fix="rerun the proteins step")
+    if not {"section", "item", "detail"} <= set(qc.columns):
+        raise NeurofusionError("not a protein QC record (no section, item, detail columns)", path=path,
+                               fix="rerun the proteins step")
+    rows = qc[qc["section"] == "excluded_participant"]
+    return dict(zip(rows["item"], rows["detail"]))
+
+
 def build_cohort(participants, proteins, metrics_dir, *, label_column="diagnosis", classes=("CN", "AD"),
-                 id_column="participant_id", folds=5, seed=42) -> tuple[pd.DataFrame, pd.DataFrame]:
+                 id_column="participant_id", folds=5, seed=42, protein_qc=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (cohort table, exclusions). Nobody is dropped without a written reason.
 
     A subject is in the cohort when its label is one of ``classes`` and it has at least
     one usable modality. Scans that failed registration QC, or could not be preprocessed at
     all (a failure record), count as no scan (written to the exclusions with scope ``mri``
-    and the reason); subjects with a scan or proteins but no row in the
-    participants table are written down too.
+    and the reason); proteins the proteins step left out for a bad cell (its ``qc.tsv``,
+    ``protein_qc``) count as none (scope ``proteins``, with the file, row and cell);
+    subjects with a scan or proteins but no row in the participants table are written
+    down too.
     """
     classes = list(classes)
     table = read_participants(participants, id_column=id_column, label_column=label_column)
     qc = scan_qc(metrics_dir)
     prot = protein_availability(proteins)
+    left_out = protein_exclusions(protein_qc) if protein_qc else {}
     excluded: list[tuple[str, str, str]] = []
 
     known = set(table["participant_id"])
     for pid in sorted(set(qc) - known):
         excluded.append((pid, "cohort", "has a T1w scan but no row in the participants table"))
-    for pid in sorted(set(prot) - known):
+    for pid in sorted((set(prot) | set(left_out)) - known):
         excluded.append((pid, "cohort", "has protein measurements but no row in the participants table"))
 
     rows = []
@@ -98,7 +116,11 @@ def build_cohort(participants, proteins, metrics_dir, *, label_column="diagnosis
             has_mri = True
         has_proteins = prot.get(pid, 0) > 0
         if not has_proteins:
-            excluded.append((pid, "proteins", "no protein measurements" if pid not in prot else "all protein values missing"))
+            if pid in left_out:  # proteins.on_error: exclude, for a value cell that is not a number
+                excluded.append((pid, "proteins", f"protein measurements excluded: {left_out[pid]}"))
+            else:
+                excluded.append((pid, "proteins", "no protein measurements" if pid not in prot
+                                 else "all protein values missing"))
         if not (has_mri or has_proteins):
             excluded.append((pid, "cohort", "neither a usable scan nor protein measurements"))
             continue

@@ -1,7 +1,9 @@
 """The `proteins` step: exports -> proteins.parquet, catalog.parquet, matrix.parquet, unmapped.tsv, qc.tsv.
 
 Steps: sniff every input; read each export into the common long form; drop controls and
-unmatched samples and apply the WARN / LOD policies (qc.py); merge files and check that
+unmatched samples and apply the on_error / WARN / LOD policies (qc.py); leave out every
+protein row of a participant with a bad cell (on_error: exclude; listed in qc.tsv as
+``excluded_participant``, where the cohort step finds them); merge files and check that
 each assay has one UniProt ID; categorize (categories.py); average replicates on the
 participants x proteins grid (aggregate.py); write all five outputs or none.
 """
@@ -21,7 +23,8 @@ from ..io import all_or_nothing
 from .aggregate import Cells, combine
 from .categories import CategoryTable, build_catalog
 from .matrix import ProteinMatrix, write_matrix
-from .qc import LOD_POLICIES, WARN_POLICIES, FileRows, select_rows
+from .numbers import FIX
+from .qc import LOD_POLICIES, ON_ERROR, WARN_POLICIES, FileRows, drop_participants, select_rows
 from .qc_log import QcLog
 from .readers import merged_annotation, read_measurements, sniff_all
 from .samples import SampleMatcher, read_participants
@@ -49,6 +52,7 @@ class Settings:
     warn_policy: str = "flag"
     lod_policy: str = "keep"
     category_names: list[str] | None = None
+    on_error: str = "stop"  # a bad cell: stop, or exclude its participant's proteins
 
 
 def build_proteins(tables: list[str | Path], out_dir: str | Path, settings: Settings, log: QcLog | None = None) -> dict:
@@ -70,9 +74,12 @@ def build_proteins(tables: list[str | Path], out_dir: str | Path, settings: Sett
 
 
 def _compute(tables, settings: Settings, log: QcLog):
-    if settings.warn_policy not in WARN_POLICIES or settings.lod_policy not in LOD_POLICIES:
-        raise NeurofusionError(f"unknown policy warn={settings.warn_policy!r} lod={settings.lod_policy!r}",
-                               fix=f"use warn_policy in {WARN_POLICIES} and lod_policy in {LOD_POLICIES}")
+    if settings.warn_policy not in WARN_POLICIES or settings.lod_policy not in LOD_POLICIES \
+            or settings.on_error not in ON_ERROR:
+        raise NeurofusionError(f"unknown policy warn={settings.warn_policy!r} lod={settings.lod_policy!r} "
+                               f"on_error={settings.on_error!r}",
+                               fix=f"use warn_policy in {WARN_POLICIES}, lod_policy in {LOD_POLICIES} "
+                                   f"and on_error in {ON_ERROR}")
     category_table = CategoryTable.load(settings.categories, settings.category_names)
     participants = read_participants(settings.participants, settings.id_column) if settings.participants else None
     matcher = SampleMatcher(participants, settings.sample_id_regex)
@@ -85,7 +92,8 @@ def _compute(tables, settings: Settings, log: QcLog):
     files: list[FileRows] = []
     for s in data:
         files.append(select_rows(read_measurements(s, annotation), matcher, settings.warn_policy,
-                                 settings.lod_policy, log))
+                                 settings.lod_policy, log, settings.on_error))
+    _exclude_failed(files, log)
     proteins = _merge_proteins(files)
     catalog = build_catalog(proteins, category_table)
     names = sorted({p for f in files for p in f.participants})
@@ -93,6 +101,31 @@ def _compute(tables, settings: Settings, log: QcLog):
     _log_replicates(cells, names, files, log)
     _log_summary(log, files, names, catalog, cells, category_table.names, participants)
     return files, catalog, names, cells
+
+
+def _exclude_failed(files: list[FileRows], log: QcLog) -> None:
+    """A participant with a bad cell in any file loses its protein rows in every file, with the reason logged."""
+    first: dict[str, str] = {}
+    cells: dict[str, int] = {}
+    for f in files:
+        for pid, (where, n) in f.failed.items():
+            first.setdefault(pid, f"{f.path.name} {where}")
+            cells[pid] = cells.get(pid, 0) + n
+    if not first:
+        return
+    for f in files:
+        removed = drop_participants(f, set(first))
+        if removed:
+            log.add("dropped", f"excluded_participant:{f.path.name}", removed,
+                    "rows of participants with a bad cell (excluded_participant)")
+    for pid in sorted(first):
+        more = f" ({cells[pid]} bad cells)" if cells[pid] > 1 else ""
+        log.add("excluded_participant", pid, cells[pid], first[pid] + more)
+        log.say(f"{pid}: protein measurements excluded: {first[pid]}{more}")
+    if not any(f.participants for f in files):
+        pid = min(first)
+        raise NeurofusionError(f"every participant has a bad cell, e.g. {pid}: {first[pid]}",
+                               fix="check the decimal mark and the separator; " + FIX)
 
 
 def _merge_proteins(files: list[FileRows]) -> pd.DataFrame:

@@ -24,8 +24,8 @@ import pyarrow.parquet as pq
 from ..errors import NeurofusionError
 from .columns import OLINK_LONG_COLUMNS, normalise_name
 from .detect import ANNOTATION_KEYS, Sniffed, cell_text, xlsx_rows
-from .measurements import Measurements, expand_dictionary, make_batch
-from .numbers import to_numbers
+from .measurements import Measurements, expand_dictionary, make_batch, sparse_text
+from .numbers import parse_numbers, to_numbers
 
 UNIPROT = re.compile(r"^([OPQ][0-9][A-Z0-9]{3}[0-9]|[A-NR-Z][0-9]([A-Z][A-Z0-9]{2}[0-9]){1,2})(-\d+)?$")
 META_KEYS = ("sample_type", "qc_warning", "assay_warning", "plate_id")
@@ -97,12 +97,11 @@ def read_annotation(sniffed: Sniffed) -> pd.DataFrame:
     return out
 
 
-def _numeric(table: pa.Table, name: str, path, field: int) -> np.ndarray:
+def _numeric(table: pa.Table, name: str, decimal: str) -> tuple[np.ndarray, dict[int, str]]:
     col = table.column(name)
     if pa.types.is_floating(col.type) or pa.types.is_integer(col.type) or pa.types.is_null(col.type):
-        return col.cast(pa.float64()).to_numpy(zero_copy_only=False)
-    return to_numbers(col.to_numpy(zero_copy_only=False), path=path, column=f"{name} (field {field})",
-                      first_line=2, what="row")
+        return col.cast(pa.float64()).to_numpy(zero_copy_only=False), {}
+    return parse_numbers(col.to_numpy(zero_copy_only=False), column=name, decimal=decimal)
 
 
 def read_generic_wide(sniffed: Sniffed, annotation: pd.DataFrame | None) -> Measurements:
@@ -122,7 +121,14 @@ def read_generic_wide(sniffed: Sniffed, annotation: pd.DataFrame | None) -> Meas
     for key, name in meta.items():
         columns[key] = pa.array(table.column(name).cast(pa.string()).to_numpy(zero_copy_only=False)[rows],
                                 pa.string())
-    columns["value"] = pa.array(np.concatenate([_numeric(table, name, path, j + 1) for j, name in proteins]))
+    decimal = sniffed.decimal if sniffed.container == "text" else "."
+    values, problems = [], {}  # long row -> why its cell is not a number
+    for k, (_, name) in enumerate(proteins):
+        column, bad = _numeric(table, name, decimal)
+        values.append(column)
+        problems.update({k * n + i: text for i, text in bad.items()})
+    columns["value"] = pa.array(np.concatenate(values))
+    columns["problem"] = sparse_text(n * m, problems)
     info = _describe(proteins, annotation, path.stem)
     which = np.repeat(np.arange(m, dtype=np.int32), n)
     for key in ("protein_id", "uniprot", "assay", "panel"):

@@ -4,6 +4,10 @@ Readers yield record batches (so a 30 M-row export is never held whole) with col
   sample_id, sample_type, protein_id, uniprot, assay, panel, plate_id,
   qc_warning, assay_warning   dictionary<int32, string> (null = not given; the
                               dictionary may differ from batch to batch)
+  problem                     dictionary<int32, string>: null, or why the row's value or
+                              LOD cell is bad (``column NPX: 'abc' is not a number``);
+                              the row's value is then NaN and the QC step applies the
+                              on_error policy (qc.py)
   lod, value                  float64 (null/NaN = not given / not measured)
 Row numbers count over all batches in file order (row i = i-th data row).
 """
@@ -20,7 +24,7 @@ import pyarrow.compute as pc
 
 DICT = pa.dictionary(pa.int32(), pa.string())
 TEXT_COLUMNS = ("sample_id", "sample_type", "protein_id", "uniprot", "assay", "panel", "plate_id",
-                "qc_warning", "assay_warning")
+                "qc_warning", "assay_warning", "problem")
 NUMBER_COLUMNS = ("lod", "value")
 SCHEMA = pa.schema([(c, DICT) for c in TEXT_COLUMNS] + [(c, pa.float64()) for c in NUMBER_COLUMNS])
 
@@ -67,6 +71,19 @@ def expand_dictionary(entry_values: list, entry_of_row: np.ndarray) -> pa.Dictio
     row_codes = codes_.astype(np.int32)[entry_of_row]
     mask = row_codes < 0
     return pa.DictionaryArray.from_arrays(pa.array(row_codes, pa.int32(), mask=mask if mask.any() else None),
+                                          pa.array([str(u) for u in uniques], pa.string()))
+
+
+def sparse_text(n: int, cells: dict[int, str]) -> pa.Array:
+    """n rows, null except row -> text for the rows in ``cells`` (the `problem` column)."""
+    if not cells:
+        return null_dictionary(n)
+    import pandas as pd
+
+    row_codes = np.full(n, -1, np.int32)
+    entry, uniques = pd.factorize(pd.Series(list(cells.values()), dtype=object))
+    row_codes[np.fromiter(cells, np.int64, len(cells))] = entry
+    return pa.DictionaryArray.from_arrays(pa.array(row_codes, pa.int32(), mask=row_codes < 0),
                                           pa.array([str(u) for u in uniques], pa.string()))
 
 

@@ -13,11 +13,12 @@ import pyarrow.parquet as pq
 from ..errors import NeurofusionError
 from .columns import REQUIRED, accepted_names, resolve_long_columns
 from .detect import Sniffed, xlsx_rows
-from .measurements import DICT, Measurements, lines_from, make_batch
-from .numbers import to_numbers
+from .measurements import DICT, Measurements, lines_from, make_batch, sparse_text
+from .numbers import parse_numbers
 
 NUMERIC_KEYS = ("value", "lod")
 EXTRA_NULLS = ["No Data", "no data", "NA", "na"]
+PROBLEM = "problem"  # the column _parsed adds to a batch
 
 
 def _columns(sniffed: Sniffed, header: list[str]) -> tuple[dict[str, str], str]:
@@ -34,67 +35,79 @@ def _first_data_row(head: list[list[str]]) -> int:
     return next((i for i, r in enumerate(head) if any(r)), 0)
 
 
-def _locate_bad_number(sniffed: Sniffed, skip: int, column: str) -> NeurofusionError:
-    """Re-read one column as text to find the cell Arrow could not convert (error path only)."""
-    table = pcsv.read_csv(
-        sniffed.path,
-        read_options=pcsv.ReadOptions(skip_rows=skip),
-        parse_options=pcsv.ParseOptions(delimiter=sniffed.delimiter),
-        convert_options=pcsv.ConvertOptions(include_columns=[column], column_types={column: pa.string()}),
-    )
-    values = table.column(0).to_numpy(zero_copy_only=False)
-    try:
-        to_numbers(values, path=sniffed.path, column=column, first_line=skip + 2,
-                   decimal=sniffed.decimal, what="line")
-    except NeurofusionError as exc:
-        return exc
-    return NeurofusionError(f"column {column} could not be read as numbers", path=sniffed.path,
-                            fix="check the decimal mark and the separator")
-
-
-def _text_batches(sniffed: Sniffed, found: dict[str, str], skip: int) -> Iterator[pa.RecordBatch]:
+def _csv_batches(sniffed: Sniffed, found: dict[str, str], skip: int, number_type) -> Iterator[pa.RecordBatch]:
     wanted = list(dict.fromkeys(found.values()))
-    types = {col: (pa.float64() if key in NUMERIC_KEYS else DICT) for key, col in found.items()}
+    types = {col: (number_type if key in NUMERIC_KEYS else DICT) for key, col in found.items()}
     convert = pcsv.ConvertOptions(
         include_columns=wanted, column_types=types, strings_can_be_null=True,
         null_values=list(pcsv.ConvertOptions().null_values) + EXTRA_NULLS,
         decimal_point=sniffed.decimal)
+    reader = pcsv.open_csv(sniffed.path, read_options=pcsv.ReadOptions(skip_rows=skip),
+                           parse_options=pcsv.ParseOptions(delimiter=sniffed.delimiter),
+                           convert_options=convert)
+    yield from reader
+
+
+def _text_batches(sniffed: Sniffed, found: dict[str, str], skip: int) -> Iterator[pa.RecordBatch]:
+    """Arrow parses the numbers; at the first cell it cannot, the rest is read again as text.
+
+    From the batch that failed on, value and LOD are parsed cell by cell (parse_numbers),
+    so a bad cell becomes a row with a ``problem`` and the rows around it are still read.
+    """
+    done = 0
     try:
-        reader = pcsv.open_csv(sniffed.path, read_options=pcsv.ReadOptions(skip_rows=skip),
-                               parse_options=pcsv.ParseOptions(delimiter=sniffed.delimiter),
-                               convert_options=convert)
-        for batch in reader:
+        for batch in _csv_batches(sniffed, found, skip, pa.float64()):
             yield _canonical(batch, found)
+            done += batch.num_rows
+        return
     except pa.ArrowInvalid as exc:
         text = str(exc).splitlines()[0]
-        m = re.search(r"column #(\d+).*conversion error", text)
-        if m:
-            header = sniffed.head[skip]
-            index = int(m.group(1))
-            column = header[index] if index < len(header) else wanted[0]
-            raise _locate_bad_number(sniffed, skip, column) from None
-        raise NeurofusionError(f"cannot be read as a `{sniffed.delimiter}`-separated table: {text}",
-                               path=sniffed.path, fix="every row needs the same number of fields as the header")
+        if not re.search(r"column #(\d+).*conversion error", text):
+            raise _unreadable(sniffed, text) from None
+    try:
+        for batch in _csv_batches(sniffed, found, skip, pa.string()):
+            if done >= batch.num_rows:
+                done -= batch.num_rows
+                continue
+            batch, done = batch.slice(done), 0
+            yield _canonical(_parsed(batch, found, sniffed.decimal), found)
+    except pa.ArrowInvalid as exc:
+        raise _unreadable(sniffed, str(exc).splitlines()[0]) from None
+
+
+def _unreadable(sniffed: Sniffed, text: str) -> NeurofusionError:
+    return NeurofusionError(f"cannot be read as a `{sniffed.delimiter}`-separated table: {text}",
+                            path=sniffed.path, fix="every row needs the same number of fields as the header")
+
+
+def _parsed(batch: pa.RecordBatch, found: dict[str, str], decimal: str = ".") -> pa.RecordBatch:
+    """Value and LOD columns that are not numbers yet -> float64, and the ``problem`` column."""
+    problems: dict[int, str] = {}
+    for key in NUMERIC_KEYS:  # a row's bad value cell is named rather than its bad LOD cell
+        col = found.get(key)
+        kind = batch.schema.field(col).type if col else None
+        if col and not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            values, bad = parse_numbers(batch.column(col).to_numpy(zero_copy_only=False), column=col,
+                                        decimal=decimal)
+            batch = batch.set_column(batch.schema.get_field_index(col), col, pa.array(values))
+            for row, text in bad.items():
+                problems.setdefault(row, text)
+    if problems:
+        batch = batch.append_column(PROBLEM, sparse_text(batch.num_rows, problems))
+    return batch
 
 
 def _canonical(batch: pa.RecordBatch, found: dict[str, str]) -> pa.RecordBatch:
     columns = {("protein_id" if key == "olink_id" else key): batch.column(col) for key, col in found.items()}
+    if PROBLEM in batch.schema.names:
+        columns["problem"] = batch.column(PROBLEM)
     return make_batch(columns, batch.num_rows)
 
 
 def _parquet_batches(sniffed: Sniffed, found: dict[str, str]) -> Iterator[pa.RecordBatch]:
     source = pq.ParquetFile(sniffed.path)
-    first = 0
     for batch in source.iter_batches(columns=list(dict.fromkeys(found.values())), batch_size=65536):
-        for key in NUMERIC_KEYS:
-            col = found.get(key)
-            kind = batch.schema.field(col).type if col else None
-            if col and not (pa.types.is_floating(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
-                values = to_numbers(batch.column(col).to_numpy(zero_copy_only=False), path=sniffed.path,
-                                    column=col, first_line=first + 1, what="row")
-                batch = batch.set_column(batch.schema.get_field_index(col), col, pa.array(values))
-        first += batch.num_rows
-        yield _canonical(batch, found)
+        yield _canonical(_parsed(batch, found), found)
 
 
 def _xlsx_batches(sniffed: Sniffed) -> tuple[list[pa.RecordBatch], dict[str, str], str, int]:
@@ -107,11 +120,11 @@ def _xlsx_batches(sniffed: Sniffed) -> tuple[list[pa.RecordBatch], dict[str, str
     arrays = {}
     for key, col in found.items():
         if key in NUMERIC_KEYS:
-            arrays[col] = pa.array(to_numbers(frame[col].to_numpy(), path=sniffed.path, column=col,
-                                              first_line=skip + 2, what="sheet row"))
+            arrays[col] = pa.array(frame[col].map(lambda v: v if v is None or isinstance(v, str) else repr(v)),
+                                   pa.string())  # cells as text: _parsed finds the bad ones
         else:
             arrays[col] = pa.array([None if v is None else str(v).strip() for v in frame[col]], pa.string())
-    return [_canonical(pa.RecordBatch.from_pydict(arrays), found)], found, scale, skip + 1
+    return [_canonical(_parsed(pa.RecordBatch.from_pydict(arrays), found), found)], found, scale, skip + 1
 
 
 def read_olink_long(sniffed: Sniffed) -> Measurements:

@@ -28,8 +28,8 @@ import pyarrow as pa
 from ..errors import NeurofusionError
 from .columns import normalise_name
 from .detect import Sniffed, cell_text, wide_header_row, xlsx_rows
-from .measurements import Measurements, make_batch
-from .numbers import to_numbers
+from .measurements import Measurements, make_batch, sparse_text
+from .numbers import parse_numbers, to_numbers
 
 BOTTOM_LABELS = {"lod", "maxlod", "platelod", "missingdatafreq", "normalization", "assaywarning",
                  "lloq", "uloq", "lowestquantifiablelevel", "platelql"}
@@ -142,7 +142,6 @@ def read_olink_wide(sniffed: Sniffed) -> Measurements:
         raise NeurofusionError("Olink wide export has no sample rows after the `OlinkID` row", path=path,
                                fix="export the NPX data again from NPX Manager")
     proteins, panels, qc_of, plate_of = _columns(rows, top, path)
-    first_line = samples[0] + 1
     sample_rows = [rows[i] for i in samples]
     if samples[-1] - samples[0] + 1 != len(samples):
         raise NeurofusionError("sample rows are not contiguous", path=path, fix="remove blank rows between samples")
@@ -151,15 +150,16 @@ def read_olink_wide(sniffed: Sniffed) -> Measurements:
     parts = {k: [] for k in ("sample_id", "protein_id", "uniprot", "assay", "panel", "plate_id",
                              "qc_warning", "lod", "value")}
     decimal = sniffed.decimal if sniffed.container == "text" else "."
+    problems: dict[int, str] = {}  # long row -> why its cell is not a number
     for panel in panels:
         plates = np.array([cell_text(_at(r, plate_of[panel])) if panel in plate_of else "" for r in sample_rows],
                           dtype=object)
         plate_order = list(dict.fromkeys(p for p in plates if p))
         qc = [cell_text(_at(r, qc_of[panel])) if panel in qc_of else None for r in sample_rows]
         for j, p, assay, uniprot, oid in (c for c in proteins if c[1] == panel):
-            column = f"{assay} (field {j + 1})"
-            parts["value"].append(to_numbers([_at(r, j) for r in sample_rows], path=path, column=column,
-                                             first_line=first_line, decimal=decimal, what="row"))
+            values, bad = parse_numbers([_at(r, j) for r in sample_rows], column=assay, decimal=decimal)
+            problems.update({len(parts["sample_id"]) + i: text for i, text in bad.items()})
+            parts["value"].append(values)
             parts["lod"].append(_lod(bottom, j, plates, plate_order, path, decimal))
             parts["sample_id"] += sample_ids
             parts["protein_id"] += [oid or assay] * n
@@ -172,6 +172,7 @@ def read_olink_wide(sniffed: Sniffed) -> Measurements:
     columns = {k: pa.array(v, pa.string()) for k, v in parts.items() if k not in ("lod", "value")}
     columns["lod"] = pa.array(np.concatenate(parts["lod"]))
     columns["value"] = pa.array(np.concatenate(parts["value"]))
+    columns["problem"] = sparse_text(total, problems)
     lines = np.tile(np.asarray(samples) + 1, len(parts["value"]))
     fields = np.repeat([c[0] + 1 for p in panels for c in proteins if c[1] == p], n)
     return Measurements(path, "olink_wide", scale, [make_batch(columns, total)],

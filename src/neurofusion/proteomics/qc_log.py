@@ -3,8 +3,13 @@
 qc.tsv columns: section, item, value, detail. Sections:
   summary          files, samples, participants, proteins, rows read / kept
   file             one row per input file (layout, rows read, rows kept)
-  dropped          rows dropped per reason (control sample type, control ID, unmatched, ...)
+  dropped          rows dropped per reason (control sample type, control ID, unmatched,
+                   bad_value, excluded_participant, ...)
   control_sample / unmatched_sample / invalid_sample   one row per dropped sample ID
+  excluded_participant   one row per participant whose proteins were all left out for a
+                   bad cell (on_error: exclude): value = bad cells, detail = the first
+                   (`<file> line 5, column NPX: 'abc' is not a number`); the cohort step
+                   copies it to excluded.tsv
   flagged          rows kept with a flag (below LOD, QC warning)
   replicate        one row per participant whose measurements were averaged
   category         proteins per category

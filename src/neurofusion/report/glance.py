@@ -7,7 +7,8 @@ together as one HTML list. Checked:
 - AUCs whose 95% CI includes chance (0.5);
 - a fusion that does not beat its ablations, or its classical baseline (``baseline_fusion``);
 - a truncated run: encoder pretraining stopped by its time limit;
-- subjects left out of the cohort, and cohort subjects who are not scored.
+- subjects left out of the cohort, scans and protein measurements that could not be used, and
+  cohort subjects who are not scored.
 """
 
 from __future__ import annotations
@@ -111,21 +112,39 @@ def truncated_pretraining(pretrain: dict | None) -> list[str]:
 
 
 UNUSABLE_SCAN = ("preprocessing failed: ", "preprocessing QC failed: ")
+UNUSABLE_PROTEINS = ("protein measurements excluded: ",)
 LISTED = 10
+
+
+def _unusable(excluded: pd.DataFrame, scope: str, prefixes: tuple[str, ...]) -> list[str]:
+    """``participant (reason)`` for each exclusion of ``scope`` whose reason starts with one of ``prefixes``."""
+    if not len(excluded) or not {"scope", "reason"} <= set(excluded.columns):
+        return []
+    reasons = excluded["reason"].astype(str)
+    hit = excluded[(excluded["scope"] == scope) & reasons.str.startswith(prefixes)]
+    return [f"{pid} ({reason})" for pid, reason in zip(hit["participant_id"], hit["reason"])]
+
+
+def _listing(named: list[str]) -> str:
+    more = f"; and {len(named) - LISTED} more (see Cohort)" if len(named) > LISTED else ""
+    return "; ".join(named[:LISTED]) + more + "."
 
 
 def unusable_scans(excluded: pd.DataFrame) -> list[str]:
     """One finding naming each scan that preprocessing could not use, with its reason."""
-    if not len(excluded) or not {"scope", "reason"} <= set(excluded.columns):
+    named = _unusable(excluded, "mri", UNUSABLE_SCAN)
+    if not named:
         return []
-    reasons = excluded["reason"].astype(str)
-    hit = excluded[(excluded["scope"] == "mri") & reasons.str.startswith(UNUSABLE_SCAN)]
-    if hit.empty:
+    return [f"{len(named)} scan(s) could not be used and are left out of the MRI data: " + _listing(named)]
+
+
+def unusable_proteins(excluded: pd.DataFrame) -> list[str]:
+    """One finding naming each participant whose proteins were left out for a bad cell, with the cell."""
+    named = _unusable(excluded, "proteins", UNUSABLE_PROTEINS)
+    if not named:
         return []
-    named = [f"{pid} ({reason})" for pid, reason in zip(hit["participant_id"], hit["reason"])]
-    more = f"; and {len(named) - LISTED} more (see Cohort)" if len(named) > LISTED else ""
-    return [f"{len(named)} scan(s) could not be used and are left out of the MRI data: "
-            + "; ".join(named[:LISTED]) + more + "."]
+    return [f"the protein measurements of {len(named)} participant(s) could not be used and are left out of "
+            "the protein data: " + _listing(named)]
 
 
 def cohort_gaps(cohort: pd.DataFrame, excluded: pd.DataFrame, metrics: pd.DataFrame) -> list[str]:
@@ -134,7 +153,7 @@ def cohort_gaps(cohort: pd.DataFrame, excluded: pd.DataFrame, metrics: pd.DataFr
     left_out = excluded.loc[scope == "cohort", "participant_id"].nunique() if len(excluded) else 0
     if left_out:
         findings.append(f"{left_out} subject(s) left out of the cohort (reasons under Cohort).")
-    findings += unusable_scans(excluded)
+    findings += unusable_scans(excluded) + unusable_proteins(excluded)
     scored = int(metrics["n"].max()) if len(metrics) else 0
     not_scored = len(cohort) - scored
     if not_scored > 0:
