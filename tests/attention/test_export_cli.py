@@ -8,6 +8,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import torch
 
 from neurofusion.cli import main
 
@@ -220,3 +221,28 @@ def test_single_modality_attribution_shuffled_control_and_subject_maps(stage_inp
 
 def meta_affine(root):
     return json.loads(pq.read_schema(root / "grid.parquet").metadata[b"neurofusion.grid"])["affine"]
+
+
+@pytest.mark.slow
+def test_export_attention_of_an_ensemble(stage_inputs):
+    """Checkpoints of several members (training.ensemble) export like single models: the
+    members' mean attention, still a softmax per query, and every attribution method."""
+    root = stage_inputs
+    (root / "model.yaml").write_text((root / "model.yaml").read_text().replace(
+        "patience: 2}", "patience: 2, ensemble: 2, linear_start: true}"))
+    checkpoints = []
+    for fold in (0, 1):
+        out = root / "train" / "fusion" / f"fold-{fold}"
+        assert main(["train", *stage_args(root), "--config", str(root / "model.yaml"), "--variant", "fusion",
+                     "--fold", str(fold), "--out-dir", str(out), "--device", "cpu"]) == 0
+        assert torch.load(out / "model.pt", weights_only=True)["ensemble"] == 2
+        checkpoints.append(str(out / "model.pt"))
+    out = root / "attention" / "fusion"
+    assert main(["export-attention", "--checkpoints", *checkpoints, *stage_args(root), "--truth",
+                 str(root / "truth.json"), "--device", "cpu", "--out-dir", str(out)]) == 0
+    attention = pd.read_parquet(out / "attention.parquet")
+    sums = attention.groupby(["participant_id", "layer", "direction", "query_index"], observed=True)["weight"].sum()
+    assert np.allclose(sums, 1.0, atol=1e-4)
+    attribution = json.loads((out / "planted_check.json").read_text())["attribution"]
+    assert set(attribution["methods"]) == {"occlusion", "relevance", "integrated"}
+    assert attribution["integrated_max_abs_delta"] < 0.05

@@ -60,3 +60,19 @@ def test_batched_equals_one_subject_at_a_time(variant):
     if "mri" in together:
         assert torch.all(together["mri"][~batch["mri_mask"]] == 0)
         assert torch.count_nonzero(together["mri"]) > 0
+
+
+def test_an_ensembles_attribution_is_its_members_mean():
+    """Occlusion and integrated gradients are linear in the score; relevance is averaged by definition."""
+    from neurofusion.attention.integrated import integrated_gradients
+    from neurofusion.attention.relevance import relevance
+    from neurofusion.model import FusionEnsemble
+
+    torch.manual_seed(4)
+    ensemble = FusionEnsemble(tiny_config(), 3).eval()
+    batch = make_inputs(2)
+    for method in (occlusion, relevance, lambda m, b: integrated_gradients(m, b, steps=16)[0]):
+        whole = method(ensemble, batch)
+        each = [method(m, batch) for m in ensemble.members]
+        for key in whole:
+            torch.testing.assert_close(whole[key], sum(e[key] for e in each) / 3, atol=1e-5, rtol=1e-4)

@@ -178,3 +178,26 @@ def test_cli_dispatches_baselines_through_train(tmp_path, capsys):
     table = read_predictions([out / "predictions.parquet"], ["CN", "AD"])
     assert set(table["variant"]) == {"baseline_fusion"}
     assert len(pd.read_csv(out / "history.tsv", sep="\t")) == 3
+
+
+def test_platt_scaling_undoes_the_penalty_shrinkage():
+    """A strong penalty keeps the ranking but shrinks logits to ~0; the scaling fitted on the
+    inner CV's out-of-fold values brings the probabilities back to the observed rates."""
+    from neurofusion.training.baseline import fit_selected, platt
+
+    rng = np.random.default_rng(3)
+    labels = np.repeat([0, 1], 60)
+    x = rng.normal(size=(120, 20))
+    x[:, 0] += 2.0 * labels                                       # one informative feature
+    features = {"protein": x}
+    cfg = BaselineConfig(c_min=1e-4, c_max=1e-4, c_steps=1)       # a penalty that shrinks everything
+    raw, _ = fit_selected(features, labels, 2, BaselineConfig(**{**cfg.to_dict(), "calibrate": False}), 0, "balanced")
+    calibrated, _ = fit_selected(features, labels, 2, cfg, 0, "balanced")
+    assert raw.platt == (1.0, 0.0) and calibrated.platt[0] > 10
+    p_raw, p_cal = raw.predict(features)[:, 1], calibrated.predict(features)[:, 1]
+    assert np.abs(p_raw - 0.5).max() < 0.05                        # everything near 0.5
+    assert p_cal[labels == 1].mean() > 0.65 and p_cal[labels == 0].mean() < 0.35
+    assert auc(np.stack([1 - p_cal, p_cal], 1), labels) == auc(np.stack([1 - p_raw, p_raw], 1), labels)  # same ranking
+    # scores that rank the classes the wrong way round are not turned around
+    assert platt(-x[:, 0], labels, "balanced") == (1.0, 0.0)
+    assert platt(x[:, 0], np.zeros(120, int), None) == (1.0, 0.0)

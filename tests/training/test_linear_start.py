@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from neurofusion.training.baseline import BLOCKS, feature_blocks, fit, select_c
+from neurofusion.training.baseline import BLOCKS, feature_blocks, fit_selected
 from neurofusion.training.predict import predict
 from neurofusion.training.settings import BaselineConfig, TrainConfig
 from neurofusion.training.train import FoldRun, start_from_linear, train_fold
@@ -19,18 +19,36 @@ LINEAR = dataclasses.replace(QUICK, linear_start=True)
 
 
 @pytest.mark.parametrize("variant", ["fusion", "mri", "protein"])
-def test_the_start_is_the_logistic_regression(sources, variant):
-    run = FoldRun(sources, SMALL_MODEL, LINEAR, variant, 1, baseline_cfg=BaselineConfig(c_steps=4))
+def test_the_start_is_the_baseline(sources, variant, tmp_path):
+    """linear_fit: training_part (the default): the model starts as baseline_<variant> itself."""
+    from neurofusion.training.baseline import train_baseline
+
+    cfg = BaselineConfig(c_steps=4)
+    run = FoldRun(sources, SMALL_MODEL, LINEAR, variant, 1, baseline_cfg=cfg)
+    torch.manual_seed(0)
+    model = FusionModel(run.cfg).eval()
+    start = start_from_linear(model, run, seed=LINEAR.seed * 1000 + 1)
+    assert not model.linear.weight.requires_grad
+    assert start["subjects"] == len(run.data["train"]) + len(run.data["val"])
+    train_baseline(sources, SMALL_MODEL, LINEAR, cfg, f"baseline_{variant}", 1, tmp_path)
+    expected = pd.read_parquet(tmp_path / "predictions.parquet")
+    probs, _ = predict(model, run.data["test"], 64, torch.device("cpu"))
+    assert list(expected["participant_id"]) == list(run.data["test"].participant_ids)
+    np.testing.assert_allclose(probs[:, 1], expected["prob_AD"], atol=1e-4)
+
+
+@pytest.mark.parametrize("variant", ["fusion", "mri", "protein"])
+def test_the_start_on_the_training_split(sources, variant):
+    tc = dataclasses.replace(LINEAR, linear_fit="train_split")
+    run = FoldRun(sources, SMALL_MODEL, tc, variant, 1, baseline_cfg=BaselineConfig(c_steps=4))
     torch.manual_seed(0)
     model = FusionModel(run.cfg).eval()
     start_from_linear(model, run, seed=5)
-    assert not model.linear.weight.requires_grad
     # the same regression, fitted by hand on the same rows, predicts the same probabilities
     train = feature_blocks(run.data["train"], BLOCKS[variant])
     labels = run.data["train"].labels.numpy().astype(np.int64)
-    C, _ = select_c(train, labels, 2, run.baseline_cfg, 5, "balanced")
-    expected = fit(train, labels, C, run.baseline_cfg, 5, "balanced").predict(
-        feature_blocks(run.data["test"], BLOCKS[variant]))
+    lr, _ = fit_selected(train, labels, 2, run.baseline_cfg, 5, "balanced")
+    expected = lr.predict(feature_blocks(run.data["test"], BLOCKS[variant]))
     probs, _ = predict(model, run.data["test"], 64, torch.device("cpu"))
     np.testing.assert_allclose(probs, expected, atol=1e-4)
 

@@ -140,3 +140,41 @@ def test_modality_dropout_hides_one_whole_modality_never_both():
     assert not (mri_hidden & prot_hidden).any()
     assert (batch["mri_mask"].all(1) | mri_hidden).all()          # whole modality or nothing
     assert 0.45 < float((mri_hidden | prot_hidden).float().mean()) < 0.75
+
+
+def test_an_ensemble_trains_every_member_and_averages_them(sources, tmp_path):
+    from neurofusion.model import FusionEnsemble
+    from neurofusion.training.predict import predict
+    from neurofusion.training.train import FoldRun
+
+    tc = TrainConfig(**{**QUICK.to_dict(), "ensemble": 3})
+    out = tmp_path / "ens"
+    result = train_fold(sources, SMALL_MODEL, tc, "fusion", 1, out, device="cpu", progress=False)
+    assert len(result["best_epoch"]) == 3
+    model, ckpt = load_checkpoint(out / "model.pt")
+    assert isinstance(model, FusionEnsemble) and ckpt["ensemble"] == 3
+    assert ckpt["members_best_epoch"] == result["best_epoch"] and ckpt["members_epochs_run"] == [6, 6, 6]
+    hist = pd.read_csv(out / "history.tsv", sep="\t")
+    assert list(hist.columns) == ["member", "epoch", "train_loss", "val_loss", "val_auc", "lr", "best"]
+    assert hist.groupby("member")["epoch"].apply(list).tolist() == [list(range(1, 7))] * 3
+    members = [m.state_dict() for m in model.members]
+    assert not all(torch.equal(members[0][k], members[1][k]) for k in members[0])   # seeds of their own
+    run = FoldRun(sources, SMALL_MODEL, tc, "fusion", 1)
+    probs, _ = predict(model, run.data["test"], 64, torch.device("cpu"))
+    pred = pd.read_parquet(out / "predictions.parquet")
+    np.testing.assert_allclose(pred["prob_AD"], probs[:, 1], rtol=1e-6)
+    each = np.stack([predict(m, run.data["test"], 64, torch.device("cpu"))[0] for m in model.members])
+    logit = np.log(each[..., 1] / each[..., 0]).mean(axis=0)                # mean log-odds of the members
+    np.testing.assert_allclose(pred["prob_AD"], 1 / (1 + np.exp(-logit)), rtol=1e-5)
+
+
+def test_an_ensemble_resumed_across_members_equals_an_uninterrupted_one(sources, tmp_path):
+    tc = TrainConfig(**{**QUICK.to_dict(), "ensemble": 2, "modality_dropout": 0.3})
+    train_fold(sources, SMALL_MODEL, tc, "fusion", 0, tmp_path / "whole", device="cpu", progress=False)
+    part = tmp_path / "parts"
+    for epochs in (4, 5):   # stops inside member 0, then inside member 1
+        assert train_fold(sources, SMALL_MODEL, tc, "fusion", 0, part, device="cpu", progress=False,
+                          stop_after_epochs=epochs) is None
+    train_fold(sources, SMALL_MODEL, tc, "fusion", 0, part, device="cpu", progress=False)
+    for name in ("history.tsv", "model.pt", "predictions.parquet"):
+        assert (tmp_path / "whole" / name).read_bytes() == (part / name).read_bytes(), name

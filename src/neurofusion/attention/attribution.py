@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from ..errors import NeurofusionError
+from ..model import members_of
 from .attribution_summary import METHODS
 from .integrated import integrated_gradients
 from .occlusion import occlusion
@@ -68,7 +69,8 @@ def randomised_copy(model, seed: int):
             reset = getattr(module, "reset_parameters", None) or getattr(module, "_reset_parameters", None)
             if callable(reset) and module is not clone:
                 reset()
-        for name, parameter in clone.named_parameters(recurse=False):
-            with torch.no_grad():
-                parameter.normal_(0.0, 0.02)  # stand-in tokens for an absent modality
+        for member in members_of(clone):
+            for name, parameter in member.named_parameters(recurse=False):
+                with torch.no_grad():
+                    parameter.normal_(0.0, 0.02)  # stand-in tokens for an absent modality
     return clone.eval()

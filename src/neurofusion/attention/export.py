@@ -181,7 +181,8 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
     grid, meta = load_grid(grid_path)
     catalog = _read_table(catalog_path, "run the proteins step first")
     native = native_inputs(scans, transforms) if subjects_dir else {}
-    from ..training.checkpoint import load_checkpoint  # torch is imported only here
+    from ..model import members_of  # torch is imported only here
+    from ..training.checkpoint import load_checkpoint
     from ..training.data import grid_hash, load_sources
     from ..training.predict import inputs_for, run_inference
     out = Path(out_dir)
@@ -196,7 +197,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
         raise NeurofusionError(f"shuffled-label checkpoints do not cover the same folds (fold {missing[0]})",
                                path=shuffled_checkpoints[0], fix="pass one shuffled-label model.pt per fold")
     cfg = next(iter(models.values()))[1].cfg
-    raw = len(next(iter(models.values()))[1].cross) > 0
+    raw = len(members_of(next(iter(models.values()))[1])[0].cross) > 0
     controls = [k for k, on in (("randomised", randomise_seed is not None), ("shuffled", bool(shuffled))) if on]
     names = []
     if raw:

@@ -108,7 +108,15 @@ def relevance(model, batch: dict) -> dict[str, torch.Tensor]:
 
     One forward pass with the attention kept in the graph and one backward pass per batch;
     subjects do not interact, so the gradient of the batch's summed score is each one's own.
+    An ensemble's relevance is the mean of its members' (each for its own log-odds, whose
+    mean is the ensemble's).
     """
+    from ..model import members_of
+
+    members = members_of(model)
+    if len(members) > 1:
+        each = [relevance(m, batch) for m in members]
+        return {k: torch.stack([r[k] for r in each]).mean(dim=0) for k in each[0]}
     model.eval()
     with torch.enable_grad():
         out = model(**batch, explain=True)

@@ -48,8 +48,9 @@ def run(args) -> int:
 
         result = train_baseline(src, model_settings, training, load_baseline_settings(args.config), args.variant,
                                 args.fold, args.out_dir)
+        a, b = result["platt"]
         print(f"{args.variant} fold {args.fold}: C = {result['C']:.3g} by inner CV on {result['n_train']} "
-              f"subjects; {result['n_test']} test predictions -> {args.out_dir}")
+              f"subjects, Platt scaling a = {a:.3g}, b = {b:.3g}; {result['n_test']} test predictions -> {args.out_dir}")
         return 0
     from ..training.settings import load_baseline_settings
 

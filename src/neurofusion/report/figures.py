@@ -155,16 +155,21 @@ def training_curves_figure(histories: dict[str, list[tuple[int, pd.DataFrame]]],
             _no_data(ax_loss, "no history.tsv found")
             _no_data(ax_auc, "no history.tsv found")
             continue
-        for fold, h in runs:
+        for fold, whole in runs:
             c = fold_colour[fold]
-            if "train_loss" in h:
-                ax_loss.plot(h["epoch"], h["train_loss"], color=c, lw=1.4)
-            if "val_loss" in h:
-                ax_loss.plot(h["epoch"], h["val_loss"], color=c, lw=1.4, ls="--")
-            if "val_auc" in h:
-                n_val = val_sizes.get((v, fold))
-                ax_auc.plot(h["epoch"], h["val_auc"], color=c, lw=1.4, marker=".", ms=3,
-                            label=f"fold {fold}" + (f" (n={n_val})" if n_val else ""))
+            # an ensemble's history has one run per member (column "member"): one line each, same colour
+            parts = [g for _, g in whole.groupby("member", sort=True)] if "member" in whole else [whole]
+            lw = 1.4 if len(parts) == 1 else 1.0
+            for i, h in enumerate(parts):
+                if "train_loss" in h:
+                    ax_loss.plot(h["epoch"], h["train_loss"], color=c, lw=lw)
+                if "val_loss" in h:
+                    ax_loss.plot(h["epoch"], h["val_loss"], color=c, lw=lw, ls="--")
+                if "val_auc" in h:
+                    n_val = val_sizes.get((v, fold))
+                    label = (f"fold {fold}" + (f" (n={n_val})" if n_val else "")
+                             + (f", {len(parts)} members" if len(parts) > 1 else "")) if i == 0 else None
+                    ax_auc.plot(h["epoch"], h["val_auc"], color=c, lw=lw, marker=".", ms=3, label=label)
         ax_loss.set(title=v, ylabel="Loss" if col == 0 else None)
         ax_auc.set(xlabel="Epoch", ylabel="Validation AUC" if col == 0 else None, ylim=(-0.02, 1.02))
         ax_auc.xaxis.set_major_locator(MaxNLocator(integer=True))

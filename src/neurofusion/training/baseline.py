@@ -7,6 +7,9 @@
                protein  robust z-scores [N, K] + below-LOD / missing flags [N, 2K]
           -> each block scaled to unit total variance on the training part
           -> logistic regression, C picked by stratified inner CV on the training part
+          -> (two classes, ``calibrate``) Platt scaling of its decision value, fitted on the
+             inner CV's out-of-fold values at that C: a strong penalty ranks well but shrinks
+             every logit towards 0, so uncalibrated probabilities all sit near 0.5
 
 The training part is every subject outside the test fold (the transformer's training and
 validation subjects); the test fold is touched once, for the predictions. Scalers are the
@@ -123,10 +126,23 @@ class Fitted:
     coef: np.ndarray        # [1, d] binary, [C, d] otherwise
     intercept: np.ndarray   # [1] or [C]
     C: float
+    platt: tuple[float, float] = (1.0, 0.0)   # binary: calibrated logit = a * logit + b
+
+    def logits(self, features: dict[str, np.ndarray]) -> np.ndarray:
+        """Decision values [N] (binary) or [N, C], calibrated."""
+        logits = design(self.blocks, features) @ self.coef.T + self.intercept     # [N, 1 | C]
+        if logits.shape[1] == 1:
+            a, b = self.platt
+            return a * logits[:, 0] + b
+        return logits
 
     def predict(self, features: dict[str, np.ndarray]) -> np.ndarray:
-        logits = design(self.blocks, features) @ self.coef.T + self.intercept     # [N, 1 | C]
-        return probabilities(logits[:, 0] if logits.shape[1] == 1 else logits)
+        return probabilities(self.logits(features))
+
+    def calibrated(self) -> tuple[np.ndarray, np.ndarray]:
+        """(coef, intercept) with the Platt scaling folded in: one linear map of the design."""
+        a, b = self.platt if self.coef.shape[0] == 1 else (1.0, 0.0)
+        return self.coef * a, self.intercept * a + b
 
 
 def fit(features: dict[str, np.ndarray], labels: np.ndarray, C: float, cfg: BaselineConfig, seed: int,
@@ -153,10 +169,41 @@ def _log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
 
 def select_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
              seed: int, class_weight) -> tuple[float, list[dict]]:
-    """(chosen C, one history row per candidate): inner stratified CV on these rows only.
+    """(chosen C, one history row per candidate): inner stratified CV on these rows only."""
+    C, rows, _ = choose_c(features, labels, num_classes, cfg, seed, class_weight)
+    return C, rows
+
+
+def fit_selected(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
+                 seed: int, class_weight) -> tuple[Fitted, list[dict]]:
+    """The regression with C chosen by the inner CV, fitted on every row given and (two
+    classes, ``cfg.calibrate``) Platt-scaled on the inner CV's out-of-fold decision values."""
+    C, rows, oof = choose_c(features, labels, num_classes, cfg, seed, class_weight)
+    model = fit(features, labels, C, cfg, seed, class_weight)
+    if cfg.calibrate and oof is not None:
+        model.platt = platt(oof, labels, class_weight)
+    return model, rows
+
+
+def platt(scores: np.ndarray, labels: np.ndarray, class_weight) -> tuple[float, float]:
+    """(a, b) of sigmoid(a * score + b) fitted to out-of-fold scores; (1, 0) when they do not
+    rank the classes the right way round (a <= 0) or there is only one class."""
+    from sklearn.linear_model import LogisticRegression
+
+    if len(np.unique(labels)) < 2:
+        return 1.0, 0.0
+    lr = LogisticRegression(C=1e6, class_weight=class_weight, max_iter=1000).fit(scores[:, None], labels)
+    a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
+    return (a, b) if a > 0 and np.isfinite(a) and np.isfinite(b) else (1.0, 0.0)
+
+
+def choose_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
+             seed: int, class_weight) -> tuple[float, list[dict], np.ndarray | None]:
+    """(chosen C, one history row per candidate, out-of-fold decision values [N] at that C or None).
 
     The largest mean inner-fold AUC wins; ties go to the stronger penalty (smaller C).
-    With too few subjects of a class for two inner folds, the middle of the grid is taken.
+    With too few subjects of a class for two inner folds, the middle of the grid is taken
+    (and there are no out-of-fold values). Out-of-fold values exist for two classes only.
     """
     from sklearn.model_selection import StratifiedKFold
 
@@ -169,14 +216,18 @@ def select_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: i
     if n_splits >= 2:
         splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
         splits = list(splitter.split(np.zeros(len(labels)), labels))
-    rows = []
+    rows, oofs = [], []
     for step, C in enumerate(grid, start=1):
         aucs, losses = [], []
+        oof = np.zeros(len(labels)) if num_classes == 2 and splits else None
         for fit_rows, val_rows in splits:
             model = fit(_take(features, fit_rows), labels[fit_rows], C, cfg, seed, class_weight)
             p = model.predict(_take(features, val_rows))
+            if oof is not None:
+                oof[val_rows] = model.logits(_take(features, val_rows))
             aucs.append(auc(p, labels[val_rows]))
             losses.append(_log_loss(p, labels[val_rows]))
+        oofs.append(oof)
         whole = fit(features, labels, C, cfg, seed, class_weight)
         rows.append({"epoch": step, "C": float(C),
                      "train_loss": _log_loss(whole.predict(features), labels),
@@ -189,7 +240,7 @@ def select_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: i
     else:
         best = len(grid) // 2
     rows[best]["best"] = True
-    return float(grid[best]), rows
+    return float(grid[best]), rows, oofs[best]
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -211,11 +262,10 @@ def train_baseline(src: Sources, model_settings: dict, tc: TrainConfig, cfg: Bas
     class_weight = "balanced" if tc.class_weights else None
     seed = tc.seed * 1000 + run.fold
     with threadpool_limits(limits=1):
-        C, history = select_c(training, labels, num_classes, cfg, seed, class_weight)
-        model = fit(training, labels, C, cfg, seed, class_weight)
+        model, history = fit_selected(training, labels, num_classes, cfg, seed, class_weight)
         probs = model.predict(parts["test"])
     _write(run, variant, cfg, model, history, probs, out_dir)
-    return {"C": C, "n_train": len(labels), "n_test": len(run.data["test"])}
+    return {"C": model.C, "platt": model.platt, "n_train": len(labels), "n_test": len(run.data["test"])}
 
 
 def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted) -> dict:
@@ -235,6 +285,7 @@ def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted) -> dict:
         "blocks": [{"name": b.name, "mean": tensor(b.mean), "components": tensor(b.components), "scale": float(b.scale)}
                    for b in model.blocks],
         "coef": tensor(model.coef), "intercept": tensor(model.intercept), "C": model.C,
+        "platt": [float(model.platt[0]), float(model.platt[1])],
         "subjects": {k: list(v) for k, v in run.split.items()},
     }
 
@@ -256,7 +307,8 @@ def load_baseline(path: str | os.PathLike) -> tuple[Fitted, dict]:
         return None if t is None else t.numpy()
 
     blocks = [Block(b["name"], array(b["mean"]), array(b["components"]), float(b["scale"])) for b in data["blocks"]]
-    return Fitted(blocks, array(data["coef"]), array(data["intercept"]), float(data["C"])), data
+    platt_ab = tuple(float(x) for x in data.get("platt", (1.0, 0.0)))
+    return Fitted(blocks, array(data["coef"]), array(data["intercept"]), float(data["C"]), platt_ab), data
 
 
 def _write(run, variant: str, cfg: BaselineConfig, model: Fitted, history: list[dict], probs: np.ndarray,

@@ -10,6 +10,8 @@ model.pt holds plain Python values and tensors only (loads with ``weights_only=T
     grid                sha256, patch ids in model order, their template mm centres
     encoder             the embedding shards' metadata (encoder name, width, weights hash)
     best_epoch, subjects (train/val/test ids), fingerprint, state_dict
+    ensemble            members (absent = 1); with more, state_dict holds members.<k>.* and
+                        members_best_epoch / members_epochs_run one value per member
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import torch
 from ..errors import NeurofusionError
 from ..io import atomic_output
 from ..torchfile import save_torch
-from ..model import FusionConfig, FusionModel
+from ..model import FusionConfig, build_model
 
 FORMAT = "neurofusion.checkpoint/1"
 RESUME_FORMAT = "neurofusion.resume/1"
@@ -46,10 +48,11 @@ def _load(path, map_location, expected: str) -> dict:
     return data
 
 
-def load_checkpoint(path: str | os.PathLike, map_location="cpu") -> tuple[FusionModel, dict]:
-    """(model in eval mode with the trained weights, the checkpoint dict)."""
+def load_checkpoint(path: str | os.PathLike, map_location="cpu"):
+    """(model in eval mode with the trained weights, the checkpoint dict): a FusionModel, or a
+    FusionEnsemble for a checkpoint of several members."""
     ckpt = _load(path, map_location, FORMAT)
-    model = FusionModel(FusionConfig.from_dict(ckpt["model_config"]))
+    model = build_model(FusionConfig.from_dict(ckpt["model_config"]), int(ckpt.get("ensemble", 1)))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
 

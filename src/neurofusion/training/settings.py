@@ -28,7 +28,11 @@ class TrainConfig:
     select_by: str = "auc"          # auc (ties -> lower val loss) | loss
     modality_dropout: float = 0.0   # fusion: chance per training sample of hiding one whole modality
     linear_start: bool = False      # a linear path on the raw inputs, set to the fold's logistic regression
-                                    # (fitted on the training split; frozen); the transformer learns the rest
+                                    # (frozen); the transformer learns the rest
+    linear_fit: str = "training_part"  # training_part: the regression is the baseline's own fit (training and
+                                    # validation subjects) | train_split: fitted on the training split only
+    ensemble: int = 1               # members per fold (seeds of weights, shuffling and dropout); their logits
+                                    # are averaged; the validation split and linear path are shared
     class_weights: bool = True      # loss weights = inverse class frequency (training part)
     seed: int = 0
     subjects: str = "paired"        # paired: everyone needs both modalities | all: fusion trains on everyone
@@ -44,6 +48,7 @@ class TrainConfig:
     def __post_init__(self):
         checks = {
             "select_by": self.select_by in ("auc", "loss"),
+            "linear_fit": self.linear_fit in ("training_part", "train_split"), "ensemble": self.ensemble >= 1,
             "subjects": self.subjects in ("paired", "all"),
             "protein_missing": self.protein_missing in ("mask", "impute"),
             "epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1,
@@ -74,6 +79,7 @@ class BaselineConfig:
     mri_reduction: str = "none"     # none: every patch embedding feature | pca: PCA of the training part
     pca_components: int = 32
     max_iter: int = 5000
+    calibrate: bool = True          # two classes: Platt scaling on the inner CV's out-of-fold decision values
 
     def __post_init__(self):
         checks = {

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
-from ..model import FusionConfig, FusionModel
+from ..model import FusionConfig, FusionModel, build_model, members_of
 from ..runtime import pick_device
 from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
 from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
@@ -36,6 +36,7 @@ from .settings import TrainConfig
 
 # no wall-clock column: the same inputs give the same bytes (the job log has the times)
 HISTORY_COLUMNS = ["epoch", "train_loss", "val_loss", "val_auc", "lr", "best"]
+MEMBER_SEED_STEP = 7919   # member k of an ensemble trains with seed + k * this (member 0: the single model's)
 
 
 # ---- metrics and schedule ----------------------------------------------------------------------
@@ -130,7 +131,8 @@ class FoldRun:
             self.baseline_cfg.to_dict() if self.baseline_cfg is not None else None,
             *[a for raw in raws.values() for a in (raw.mri, raw.mri_mask, raw.prot_values, raw.below_lod, raw.labels)])
 
-    def checkpoint_payload(self, state_dict: dict, best_epoch: int, epochs_run: int) -> dict:
+    def checkpoint_payload(self, state_dict: dict, best_epoch: list[int], epochs_run: list[int]) -> dict:
+        """model.pt's content; ``best_epoch`` / ``epochs_run`` hold one value per member."""
         src = self.src
         return {
             "package_version": __version__, "torch_version": str(torch.__version__),
@@ -143,7 +145,9 @@ class FoldRun:
             "grid": {"sha256": grid_hash(src.grid, src.grid_meta), "patch_ids": self.patch_ids.tolist(),
                      "coords": self.coords.tolist(), "meta": json.loads(json.dumps(src.grid_meta, default=str))},
             "encoder": json.loads(json.dumps(getattr(src.embeddings, "metadata", {}) or {}, default=str)),
-            "best_epoch": int(best_epoch), "epochs_run": int(epochs_run),
+            "best_epoch": int(best_epoch[0]), "epochs_run": int(epochs_run[0]),
+            **({"ensemble": len(best_epoch), "members_best_epoch": [int(e) for e in best_epoch],
+                "members_epochs_run": [int(e) for e in epochs_run]} if len(best_epoch) > 1 else {}),
             "label_permutation_seed": self.shuffle_labels,
             "subjects": {k: list(v) for k, v in self.split.items()},
             "fingerprint": self.fingerprint, "state_dict": state_dict,
@@ -191,7 +195,9 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
         probs, _ = predict(model, run.data["test"], tc.eval_batch_size, dev, amp=tc.amp, cpu_amp=tc.cpu_amp)
     _write_outputs(run, model, best_epoch, epochs_run, history, probs, out_dir)
     (out_dir / "last.pt").unlink(missing_ok=True)
-    return {"best_epoch": best_epoch, "epochs_run": epochs_run, "n_test": len(run.data["test"])}
+    one = len(best_epoch) == 1
+    return {"best_epoch": best_epoch[0] if one else best_epoch, "epochs_run": epochs_run[0] if one else epochs_run,
+            "n_test": len(run.data["test"])}
 
 
 def linear_width(variant: str, patches: int, width: int, proteins: int) -> int:
@@ -201,102 +207,146 @@ def linear_width(variant: str, patches: int, width: int, proteins: int) -> int:
     return mri + prot
 
 
-def start_from_linear(model: FusionModel, run: FoldRun, seed: int) -> dict:
+def start_from_linear(model, run: FoldRun, seed: int) -> dict:
     """Set the linear path to the fold's logistic regression and freeze it; zero the head's last
     layer, so the model starts as that regression and training adds what the transformer finds.
 
-    The regression is the baselines' (same features, penalty chosen by inner CV) fitted on the
-    training split only: the validation split stays unseen for epoch selection.
+    The regression is the baselines' (same features, penalty chosen by inner CV, same seed).
+    ``training.linear_fit: training_part`` fits it on the training and validation subjects,
+    exactly as ``baseline_<variant>``: epoch 0 is that baseline, and a transformer epoch is
+    kept only where the validation subjects (which the regression has seen, so they favour it)
+    prefer it. ``train_split`` fits it on the training split only. Every member of an
+    ensemble gets the same regression.
     """
     from threadpoolctl import threadpool_limits
 
-    from .baseline import BLOCKS, feature_blocks, fit, select_c
+    from .baseline import BLOCKS, feature_blocks, fit_selected
 
     blocks = BLOCKS[run.variant]
-    features = feature_blocks(run.data["train"], blocks)
-    labels = run.data["train"].labels.numpy().astype(np.int64)
+    parts = ["train", "val"] if run.tc.linear_fit == "training_part" else ["train"]
+    each = [feature_blocks(run.data[p], blocks) for p in parts]
+    features = {name: np.concatenate([f[name] for f in each]) for name in blocks}
+    labels = np.concatenate([run.data[p].labels.numpy() for p in parts]).astype(np.int64)
     class_weight = "balanced" if run.tc.class_weights else None
     with threadpool_limits(limits=1):
-        C, _ = select_c(features, labels, len(run.src.classes), run.baseline_cfg, seed, class_weight)
-        lr = fit(features, labels, C, run.baseline_cfg, seed, class_weight)
+        lr, _ = fit_selected(features, labels, len(run.src.classes), run.baseline_cfg, seed, class_weight)
     scale = np.concatenate([np.full(features[b.name].shape[1], b.scale) for b in lr.blocks])   # (d,)
-    coef, intercept = lr.coef * scale, lr.intercept                                           # (1|C, d)
-    weight = torch.zeros_like(model.linear.weight)                                            # (C, d)
-    bias = torch.zeros_like(model.linear.bias)
-    if coef.shape[0] == 1:   # binary: the logit of the positive class against the other's 0
-        weight[-1], bias[-1] = torch.from_numpy(coef[0]).float(), float(intercept[0])
-    else:
-        weight, bias = torch.from_numpy(coef).float(), torch.from_numpy(intercept).float()
-    with torch.no_grad():
-        model.linear.weight.copy_(weight)
-        model.linear.bias.copy_(bias)
-        model.head[-1].weight.zero_()
-        model.head[-1].bias.zero_()
-    model.linear.requires_grad_(False)
-    return {"C": C}
+    coef, intercept = lr.calibrated()
+    coef = coef * scale                                                                       # (1|C, d)
+    for member in members_of(model):
+        weight = torch.zeros_like(member.linear.weight)                                       # (C, d)
+        bias = torch.zeros_like(member.linear.bias)
+        if coef.shape[0] == 1:   # binary: the logit of the positive class against the other's 0
+            weight[-1], bias[-1] = torch.from_numpy(coef[0]).float(), float(intercept[0])
+        else:
+            weight, bias = torch.from_numpy(coef).float(), torch.from_numpy(intercept).float()
+        with torch.no_grad():
+            member.linear.weight.copy_(weight)
+            member.linear.bias.copy_(bias)
+            member.head[-1].weight.zero_()
+            member.head[-1].bias.zero_()
+        member.linear.requires_grad_(False)
+    return {"C": lr.C, "platt": lr.platt, "subjects": len(labels)}
+
+
+def _fresh(best_state=None) -> dict:
+    return {"epoch": 0, "best_epoch": 0, "best_score": None, "best_state": best_state, "bad_epochs": 0,
+            "stopped": False, "history": []}
 
 
 def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
-    from tqdm import tqdm
-
+    """Train every member (one, or ``training.ensemble``) in turn; -> (model with each member's
+    best epoch, best epochs, epochs run, history rows) or None when ``stop_after_epochs`` cut it."""
     tc, cfg = run.tc, run.cfg
     seed = tc.seed * 1000 + run.fold
     torch.manual_seed(seed)
-    model = FusionModel(cfg).to(dev)
-    if model.linear is not None:
-        start = start_from_linear(model, run, seed)
+    model = build_model(cfg, tc.ensemble).to(dev)
+    members = members_of(model)
+    linear = None
+    if cfg.linear_features:
+        linear = start_from_linear(model, run, seed)
         if progress:
-            print(f"linear path: logistic regression on the training split, C = {start['C']:.3g}", file=sys.stderr)
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
+            where = "training and validation" if tc.linear_fit == "training_part" else "training"
+            print(f"linear path: logistic regression on the {linear['subjects']} {where} subjects, "
+                  f"C = {linear['C']:.3g}", file=sys.stderr)
     train = run.data["train"]
-    steps_per_epoch = math.ceil(len(train) / tc.batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(
-        s, tc.warmup_epochs * steps_per_epoch, tc.epochs * steps_per_epoch, tc.min_lr_ratio))
     weights = class_weights(train.labels.numpy(), cfg.num_classes) if tc.class_weights \
         else torch.ones(cfg.num_classes)
     weights = weights.to(dev)
-    shuffle = torch.Generator().manual_seed(seed)
     if dev.type == "cuda":
         for part in run.data.values():
             part.pin()
-    forward = torch.compile(model) if tc.compile and dev.type == "cuda" else model
 
-    state = {"epoch": 0, "best_epoch": 0, "best_score": None, "best_state": None, "bad_epochs": 0,
-             "stopped": False, "history": []}
+    done: list[dict] = []    # per finished member: best_epoch, epochs_run, history
+    state = _fresh()
+    resume = None
     last = out_dir / "last.pt"
     saved = load_resume_state(last) if last.exists() else None
     if saved is not None and saved.get("fingerprint") == run.fingerprint:
         model.load_state_dict(saved["model"])
-        opt.load_state_dict(saved["optimizer"])
-        sched.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["torch_rng"])
-        shuffle.set_state(saved["shuffle_rng"])
-        if dev.type == "cuda" and saved.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        done = list(saved.get("done", []))
         state = {k: saved[k] for k in state}
         state["best_score"] = tuple(state["best_score"]) if state["best_score"] is not None else None
-        print(f"resuming {run.variant} fold {run.fold} after epoch {state['epoch']} from {last}", file=sys.stderr)
-    elif model.linear is not None:
+        resume = saved
+        print(f"resuming {run.variant} fold {run.fold} at member {len(done)} after epoch {state['epoch']} from {last}",
+              file=sys.stderr)
+    budget = [stop_after_epochs]   # epochs left in this call (None: no limit)
+    while len(done) < len(members):
+        k = len(done)
+        if resume is None and k > 0:
+            torch.manual_seed(seed + k * MEMBER_SEED_STEP)
+        result = _fit_member(run, members[k], k, seed + k * MEMBER_SEED_STEP, model, dev, weights, state, done,
+                             resume, last, budget, progress)
+        if result is None:
+            return None
+        done.append(result)
+        state, resume = _fresh(), None
+    history = [{**({"member": i} if len(done) > 1 else {}), **row} for i, d in enumerate(done) for row in d["history"]]
+    return model, [d["best_epoch"] for d in done], [d["epochs_run"] for d in done], history
+
+
+def _fit_member(run: FoldRun, member, k: int, seed: int, model, dev, weights, state: dict, done: list, resume,
+                last: Path, budget: list, progress):
+    """The epochs of one member (``state`` is its progress, fresh or resumed); -> its record, or None."""
+    from tqdm import tqdm
+
+    tc, cfg, train = run.tc, run.cfg, run.data["train"]
+    trainable = [p for p in member.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / tc.batch_size)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(
+        s, tc.warmup_epochs * steps_per_epoch, tc.epochs * steps_per_epoch, tc.min_lr_ratio))
+    shuffle = torch.Generator().manual_seed(seed)
+    forward = torch.compile(member) if tc.compile and dev.type == "cuda" else member
+    if resume is not None:
+        opt.load_state_dict(resume["optimizer"])
+        sched.load_state_dict(resume["scheduler"])
+        torch.set_rng_state(resume["torch_rng"])
+        shuffle.set_state(resume["shuffle_rng"])
+        if dev.type == "cuda" and resume.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state_all(resume["cuda_rng"])
+    elif member.linear is not None:
         # epoch 0 is the logistic regression itself: the transformer's epochs must beat it on validation
-        val_loss, val_auc = _validate(model, run.data["val"], weights, tc, dev)
+        val_loss, val_auc = _validate(member, run.data["val"], weights, tc, dev)
         state.update(best_score=_score(val_auc, val_loss, tc.select_by),
-                     best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+                     best_state={n: v.detach().cpu().clone() for n, v in member.state_dict().items()})
         state["history"].append({"epoch": 0, "train_loss": float("nan"), "val_loss": val_loss, "val_auc": val_auc,
                                  "lr": 0.0, "best": True})
 
+    name = f"{run.variant} fold {run.fold}" + (f" member {k}" if tc.ensemble > 1 else "")
     # in a log file (not a terminal) the bar redraws rarely; the per-epoch lines carry the detail
     tty = sys.stderr.isatty()
-    bar = tqdm(total=tc.epochs, initial=state["epoch"], desc=f"{run.variant} fold {run.fold}", file=sys.stderr,
+    bar = tqdm(total=tc.epochs, initial=state["epoch"], desc=name, file=sys.stderr,
                ascii=True, disable=not progress, ncols=100, mininterval=0.1 if tty else 30.0,
                delay=0.0 if tty else 30.0)
-    epochs_this_run = 0
     while state["epoch"] < tc.epochs and not state["stopped"]:
-        if stop_after_epochs is not None and epochs_this_run >= stop_after_epochs:
-            bar.close()
-            return None
+        if budget[0] is not None:
+            if budget[0] <= 0:
+                bar.close()
+                return None
+            budget[0] -= 1
         t0 = time.perf_counter()
-        model.train()
+        member.train()
         order = torch.randperm(len(train), generator=shuffle)
         total, seen = 0.0, 0
         for start in range(0, len(train), tc.batch_size):
@@ -316,14 +366,13 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
             sched.step()
             total += float(loss.detach()) * len(index)
             seen += len(index)
-        val_loss, val_auc = _validate(model, run.data["val"], weights, tc, dev)
+        val_loss, val_auc = _validate(member, run.data["val"], weights, tc, dev)
         state["epoch"] += 1
-        epochs_this_run += 1
         score = _score(val_auc, val_loss, tc.select_by)
         improved = state["best_score"] is None or score > state["best_score"] or len(run.data["val"]) == 0
         if improved:
             state.update(best_score=score, best_epoch=state["epoch"], bad_epochs=0,
-                         best_state={k: v.detach().cpu().clone() for k, v in model.state_dict().items()})
+                         best_state={n: v.detach().cpu().clone() for n, v in member.state_dict().items()})
         else:
             state["bad_epochs"] += 1
         state["stopped"] = state["bad_epochs"] >= tc.patience
@@ -331,8 +380,9 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
                "val_auc": val_auc, "lr": opt.param_groups[0]["lr"], "best": bool(improved)}
         state["history"].append(row)
         save_resume_state(last, {
-            **state, "fingerprint": run.fingerprint, "model": model.state_dict(), "optimizer": opt.state_dict(),
-            "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(), "shuffle_rng": shuffle.get_state(),
+            **state, "done": done, "fingerprint": run.fingerprint, "model": model.state_dict(),
+            "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "torch_rng": torch.get_rng_state(),
+            "shuffle_rng": shuffle.get_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if dev.type == "cuda" else None,
             "best_score": list(state["best_score"]) if state["best_score"] is not None else None})
         bar.set_postfix(loss=f"{row['train_loss']:.3f}", val_loss=f"{val_loss:.3f}", val_auc=f"{val_auc:.3f}",
@@ -341,15 +391,16 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
         if progress:
             # in a terminal, above the live bar; in a log file, one plain line per epoch
             write = bar.write if tty else print
-            write(f"epoch {state['epoch']:3d}  train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
-                      f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}  {time.perf_counter() - t0:.2f}s"
+            write(f"{'member ' + str(k) + '  ' if tc.ensemble > 1 else ''}epoch {state['epoch']:3d}  "
+                  f"train_loss {row['train_loss']:.4f}  val_loss {val_loss:.4f}  "
+                  f"val_auc {val_auc:.3f}  lr {row['lr']:.2e}  {time.perf_counter() - t0:.2f}s"
                   f"{'  *best' if improved else ''}", file=sys.stderr)
     bar.close()
     if state["stopped"] and progress:
-        print(f"early stop after epoch {state['epoch']}: no validation improvement for {tc.patience} epochs; "
-              f"best epoch {state['best_epoch']}", file=sys.stderr)
-    model.load_state_dict(state["best_state"])
-    return model, state["best_epoch"], state["epoch"], state["history"]
+        print(f"{name}: early stop after epoch {state['epoch']}: no validation improvement for {tc.patience} "
+              f"epochs; best epoch {state['best_epoch']}", file=sys.stderr)
+    member.load_state_dict(state["best_state"])
+    return {"best_epoch": int(state["best_epoch"]), "epochs_run": int(state["epoch"]), "history": state["history"]}
 
 
 def _validate(model, val: Batchable, weights, tc: TrainConfig, dev) -> tuple[float, float]:
@@ -384,7 +435,7 @@ def fold_tables(run: FoldRun, variant: str, probs: np.ndarray) -> tuple[pd.DataF
 
 def _write_outputs(run: FoldRun, model, best_epoch, epochs_run, history, probs, out_dir: Path):
     pred, subjects = fold_tables(run, run.variant, probs)
-    hist = pd.DataFrame(history, columns=HISTORY_COLUMNS)
+    hist = pd.DataFrame(history, columns=(["member"] if len(best_epoch) > 1 else []) + HISTORY_COLUMNS)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
     with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
