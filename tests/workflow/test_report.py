@@ -79,6 +79,11 @@ def test_attribution_maps_and_their_controls_are_exported(tiny_run):
     assert "region" in check and set(check["attribution"]["methods"]) == set(methods)
     for entry in check["attribution"]["methods"].values():
         assert {"trained", "randomised", "shuffled"} <= set(entry)
-        assert entry["trained"]["region"]["headline"] is not None and entry["trained"]["median_rank"] >= 1
+        trained = entry["trained"]
+        if trained["region"].get("all_zero"):   # relevance, when the selected model is its linear path
+            assert trained["median_rank"] is None and trained["all_zero"] and not any(entry["verdict"].values())
+        else:
+            assert trained["region"]["headline"] is not None and trained["median_rank"] >= 1
+    assert not check["attribution"]["methods"]["occlusion"]["trained"]["region"].get("all_zero")
     page = (tiny_run.results / "eval" / "summary.html").read_text()
     assert "Attribution: what drives the fusion model" in page and "The planted check supports" in page

@@ -109,7 +109,10 @@ def _region_check(patches, inside, classes, method, kind) -> dict:
     enrichment = {k: magnitude_enrichment(patches[col].to_numpy(), inside) for k, col in stats.items()}
     candidates = [(enrichment[k], k) for k in (classes[-1], "difference") if enrichment[k] is not None]
     best = max(candidates) if candidates else (None, None)
-    return {"enrichment": enrichment, "headline": best[0], "headline_map": best[1]}
+    out = {"enrichment": enrichment, "headline": best[0], "headline_map": best[1]}
+    if not any(np.any(patches[col].to_numpy() != 0) for col in stats.values()):
+        out["all_zero"] = True   # e.g. relevance of a model whose selected epoch is its linear path
+    return out
 
 
 def _protein_check(proteins, names, method, kind) -> dict:
@@ -127,6 +130,9 @@ def _protein_check(proteins, names, method, kind) -> dict:
                           "rank_difference": int(rank_diff[i])})
         else:
             found.append({"name": name, "found": False})
+    if not np.any(score != 0):   # nothing to rank: every protein ties at 0
+        return {"proteins": [{"name": p["name"], "found": p.get("found", True)} for p in found],
+                "median_rank": None, "median_rank_difference": None, "all_zero": True}
     ranks = [p["rank"] for p in found if "rank" in p]
     return {"proteins": found, "median_rank": float(np.median(ranks)) if ranks else None,
             "median_rank_difference": float(np.median([p["rank_difference"] for p in found if "rank" in p]))

@@ -285,6 +285,10 @@ def _fmt(value, digits=2) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+# a method that gives every token 0: relevance when the selected epoch is the linear path alone
+ZERO = "0 everywhere"
+
+
 def attribution_check_table(check: dict) -> pd.DataFrame:
     """One row per method: planted-region enrichment and planted proteins' median rank, for the
     trained model and each control, and whether the check supports the method."""
@@ -298,9 +302,11 @@ def attribution_check_table(check: dict) -> pd.DataFrame:
             if "region" in one:
                 region = one["region"]
                 row[f"region enrichment, {kind}"] = (f"{_fmt(region['headline'])} ({region['headline_map']})"
-                                                     if region["headline"] is not None else "n/a")
+                                                     if region["headline"] is not None
+                                                     else ZERO if region.get("all_zero") else "n/a")
             if "median_rank" in one:
-                row[f"planted proteins' median rank, {kind}"] = _fmt(one["median_rank"], 1)
+                row[f"planted proteins' median rank, {kind}"] = ZERO if one.get("all_zero") \
+                    else _fmt(one["median_rank"], 1)
         verdict = entry.get("verdict", {})
         row["supported"] = ", ".join(part for part in ("region", "proteins") if verdict.get(part)) or "no"
         rows.append(row)
