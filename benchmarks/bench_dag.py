@@ -51,8 +51,9 @@ def make_bids(root: Path, n_subjects: int) -> None:
     (root / "participants.tsv").write_text("\n".join(rows) + "\n")
 
 
-def copy_workflow(dest: Path) -> None:
-    for part in WORKFLOW_PARTS:
+def copy_workflow(dest: Path, parts=WORKFLOW_PARTS) -> None:
+    """The parts of the checkout a run needs (src/ too: the rules hash it)."""
+    for part in parts:
         src = REPO / part
         if src.is_dir():
             shutil.copytree(src, dest / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
