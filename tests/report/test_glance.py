@@ -110,3 +110,19 @@ def test_participants_whose_proteins_were_left_out_are_listed_with_the_bad_cell(
     assert "sub-011 (protein measurements excluded: npx.csv line 5, column NPX: &#x27;abc&#x27; is not a number)" \
         in item[0]
     assert "no protein measurements" not in item[0] and "scan(s)" not in page  # none measured is not a bad cell
+
+
+def test_a_variant_that_kept_its_linear_start_everywhere_is_named():
+    from neurofusion.report.glance import kept_the_start
+
+    def history(best_epoch, first=0):
+        epochs = list(range(first, 6))
+        return pd.DataFrame({"epoch": epochs, "val_auc": 0.9, "best": [e <= best_epoch for e in epochs]})
+
+    histories = {"fusion": [(0, history(0)), (1, history(0))],      # kept epoch 0 in both folds
+                 "mri": [(0, history(0)), (1, history(3))],         # moved on in fold 1
+                 "protein": [(0, history(2, first=1))],             # no linear start: epochs from 1
+                 "baseline_fusion": [(0, history(2, first=1))]}    # a penalty path, not epochs
+    findings = kept_the_start(histories, list(histories))
+    assert len(findings) == 1 and findings[0].startswith("fusion: every fold kept epoch 0")
+    assert kept_the_start(None, ["fusion"]) == []

@@ -6,6 +6,7 @@ together as one HTML list. Checked:
 - degenerate folds: a variant predicts one class for every test subject of a fold;
 - AUCs whose 95% CI includes chance (0.5);
 - a fusion that does not beat its ablations, or its classical baseline (``baseline_fusion``);
+- a transformer variant that kept its linear start (epoch 0) in every fold: it is its baseline;
 - a truncated run: encoder pretraining stopped by its time limit;
 - subjects left out of the cohort, scans and protein measurements that could not be used, and
   cohort subjects who are not scored.
@@ -162,13 +163,28 @@ def cohort_gaps(cohort: pd.DataFrame, excluded: pd.DataFrame, metrics: pd.DataFr
     return findings
 
 
+def kept_the_start(histories: dict | None, variants: Sequence[str]) -> list[str]:
+    """Transformer variants whose every fold kept epoch 0, the linear start (training.linear_start):
+    then the variant is its logistic regression, and its attention path added nothing."""
+    findings = []
+    for v in variants:
+        runs = (histories or {}).get(v, [])
+        if not runs or any("best" not in h or 0 not in set(h["epoch"]) for _, h in runs):
+            continue  # a baseline's history (no epoch 0), or no linear start
+        if all(int(h.loc[h["best"].astype(bool), "epoch"].iloc[-1]) == 0 for _, h in runs):
+            findings.append(f"{v}: every fold kept epoch 0, the logistic regression it starts from; no epoch of "
+                            f"the transformer beat it on validation, so {v} predicts what its baseline predicts.")
+    return findings
+
+
 def glance_flags(metrics: pd.DataFrame, comparison: pd.DataFrame, predictions: pd.DataFrame,
                  cohort: pd.DataFrame, excluded: pd.DataFrame, variants: Sequence[str],
-                 pretrain: dict | None = None) -> str:
+                 pretrain: dict | None = None, histories: dict | None = None) -> str:
     groups = [
         ("Degenerate fold", degenerate_folds(predictions)),
         ("CI includes chance", chance_cis(metrics, variants)),
         ("Fusion", fusion_verdicts(metrics, comparison, variants)),
+        ("Linear start kept", kept_the_start(histories, variants)),
         ("Truncated run", truncated_pretraining(pretrain)),
         ("Exclusions", cohort_gaps(cohort, excluded, metrics)),
     ]

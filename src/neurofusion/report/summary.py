@@ -430,7 +430,7 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
     sections = [
         "<h2>At a glance</h2>",
         glance_flags(metrics, comparison, predicted_classes(inputs.train_dir, variants, classes), cohort, excluded,
-                     variants, pretrain),
+                     variants, pretrain, histories),
         f"<p>Classes: {html.esc(', '.join(classes))} (positive: {html.esc(classes[-1])}). Metrics pooled over "
         f"test folds; brackets: 95% subject-level bootstrap CI{_repeats(comparison)}. Lower is better for Brier "
         f"and ECE.</p>",
