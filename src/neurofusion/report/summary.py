@@ -39,7 +39,10 @@ CAPTIONS = {
                    "(10 or more subjects each, always at least 2 bins; Wilson 95% intervals).",
     "confusion": "Confusion matrices on the pooled test folds (counts and share of each true class).",
     "training_curves": "Training and validation loss and validation AUC per epoch; one colour per fold, the same "
-                       "in every panel; n: validation subjects of each fold.",
+                       "in every panel; n: validation subjects of each fold. Epoch 0, where drawn, is the logistic "
+                       "regression the model starts from (training.linear_start); with linear_fit: training_part "
+                       "that regression was fitted on the validation subjects too, so validation favours it "
+                       "(AUC often 1.0 at every epoch) and a later epoch is kept only where it is clearly better.",
     "ablation": "Pooled AUC per variant (95% CI) and the paired ΔAUC on the same subjects (fusion minus each "
                 "ablation, each model minus its baseline) with p-values.",
 }
