@@ -60,6 +60,14 @@ def feature_blocks(data: Batchable, blocks) -> dict[str, np.ndarray]:
     return out
 
 
+def stacked_rows(data: dict[str, Batchable], parts, blocks) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """(feature blocks, labels int64) of the ``parts`` of a fold's data, stacked in that order."""
+    each = [feature_blocks(data[p], blocks) for p in parts]
+    features = {name: np.concatenate([f[name] for f in each]) for name in blocks}
+    labels = np.concatenate([data[p].labels.numpy() for p in parts]).astype(np.int64)
+    return features, labels
+
+
 @dataclass
 class Block:
     """How one block becomes model columns: optional PCA, then one scale."""
@@ -255,15 +263,13 @@ def train_baseline(src: Sources, model_settings: dict, tc: TrainConfig, cfg: Bas
     out_dir.mkdir(parents=True, exist_ok=True)
     run = FoldRun(src, model_settings, tc, BASELINES[variant], fold)
     blocks = BLOCKS[BASELINES[variant]]
-    parts = {part: feature_blocks(run.data[part], blocks) for part in ("train", "val", "test")}
-    training = {name: np.concatenate([parts["train"][name], parts["val"][name]]) for name in blocks}
-    labels = np.concatenate([run.data["train"].labels.numpy(), run.data["val"].labels.numpy()]).astype(np.int64)
+    training, labels = stacked_rows(run.data, ("train", "val"), blocks)
     num_classes = len(src.classes)
     class_weight = "balanced" if tc.class_weights else None
     seed = tc.seed * 1000 + run.fold
     with threadpool_limits(limits=1):
         model, history = fit_selected(training, labels, num_classes, cfg, seed, class_weight)
-        probs = model.predict(parts["test"])
+        probs = model.predict(feature_blocks(run.data["test"], blocks))
     _write(run, variant, cfg, model, history, probs, out_dir)
     return {"C": model.C, "platt": model.platt, "n_train": len(labels), "n_test": len(run.data["test"])}
 

@@ -220,26 +220,24 @@ def start_from_linear(model, run: FoldRun, seed: int) -> dict:
     """
     from threadpoolctl import threadpool_limits
 
-    from .baseline import BLOCKS, feature_blocks, fit_selected
+    from .baseline import BLOCKS, fit_selected, stacked_rows
 
-    blocks = BLOCKS[run.variant]
-    parts = ["train", "val"] if run.tc.linear_fit == "training_part" else ["train"]
-    each = [feature_blocks(run.data[p], blocks) for p in parts]
-    features = {name: np.concatenate([f[name] for f in each]) for name in blocks}
-    labels = np.concatenate([run.data[p].labels.numpy() for p in parts]).astype(np.int64)
+    parts = ("train", "val") if run.tc.linear_fit == "training_part" else ("train",)
+    features, labels = stacked_rows(run.data, parts, BLOCKS[run.variant])
     class_weight = "balanced" if run.tc.class_weights else None
     with threadpool_limits(limits=1):
         lr, _ = fit_selected(features, labels, len(run.src.classes), run.baseline_cfg, seed, class_weight)
     scale = np.concatenate([np.full(features[b.name].shape[1], b.scale) for b in lr.blocks])   # (d,)
     coef, intercept = lr.calibrated()
     coef = coef * scale                                                                       # (1|C, d)
-    for member in members_of(model):
-        weight = torch.zeros_like(member.linear.weight)                                       # (C, d)
-        bias = torch.zeros_like(member.linear.bias)
-        if coef.shape[0] == 1:   # binary: the logit of the positive class against the other's 0
-            weight[-1], bias[-1] = torch.from_numpy(coef[0]).float(), float(intercept[0])
-        else:
-            weight, bias = torch.from_numpy(coef).float(), torch.from_numpy(intercept).float()
+    members = members_of(model)
+    weight = torch.zeros_like(members[0].linear.weight)                                       # (C, d)
+    bias = torch.zeros_like(members[0].linear.bias)
+    if coef.shape[0] == 1:   # binary: the logit of the positive class against the other's 0
+        weight[-1], bias[-1] = torch.from_numpy(coef[0]).float(), float(intercept[0])
+    else:
+        weight, bias = torch.from_numpy(coef).float(), torch.from_numpy(intercept).float()
+    for member in members:
         with torch.no_grad():
             member.linear.weight.copy_(weight)
             member.linear.bias.copy_(bias)
@@ -249,8 +247,9 @@ def start_from_linear(model, run: FoldRun, seed: int) -> dict:
     return {"C": lr.C, "platt": lr.platt, "subjects": len(labels)}
 
 
-def _fresh(best_state=None) -> dict:
-    return {"epoch": 0, "best_epoch": 0, "best_score": None, "best_state": best_state, "bad_epochs": 0,
+def _fresh() -> dict:
+    """One member's training progress before its first epoch."""
+    return {"epoch": 0, "best_epoch": 0, "best_score": None, "best_state": None, "bad_epochs": 0,
             "stopped": False, "history": []}
 
 
