@@ -87,7 +87,7 @@ EXPORT_PARAMS = dict(
     truth=lambda w, input: f"--truth {input.truth[0]}" if input.truth else "",
     per_head="--per-head" if config["attention"]["per_head"] else "",
     attribution=attribution_flags,
-    threads=config["train"]["threads"],
+    threads=config["attention"]["threads"],
     device=config["train"]["device"],
     code=code_hash("attention"),
 )
@@ -129,7 +129,7 @@ rule export_attention:
         bench("attention/{variant}")
     conda:
         env("torch")
-    threads: config["train"]["threads"]
+    threads: config["attention"]["threads"]
     resources:
         mem_mb=8000,
         runtime=30,
@@ -159,7 +159,7 @@ rule export_attribution_mri:
         bench("attention/{variant}")
     conda:
         env("torch")
-    threads: config["train"]["threads"]
+    threads: config["attention"]["threads"]
     resources:
         mem_mb=8000,
         runtime=30,
@@ -186,7 +186,7 @@ rule export_attribution_protein:
         bench("attention/{variant}")
     conda:
         env("torch")
-    threads: config["train"]["threads"]
+    threads: config["attention"]["threads"]
     resources:
         mem_mb=8000,
         runtime=30,

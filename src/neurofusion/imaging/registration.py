@@ -163,7 +163,7 @@ def resampled_to_spacing(image, spacing_mm: float):
                          image.GetDirection(), 0.0, sitk.sitkFloat32)
 
 
-def n4_bias_field(image: np.ndarray, mask: np.ndarray, affine: np.ndarray, iterations=(10, 10, 10),
+def n4_bias_field(image: np.ndarray, mask: np.ndarray, affine: np.ndarray, iterations=(10, 10),
                   tolerance: float = 1e-4) -> np.ndarray:
     """N4's multiplicative bias field (float32 [X, Y, Z]) of ``image``, fitted inside ``mask``.
 
