@@ -43,3 +43,12 @@ def test_step_descriptions_share_one_style():
     for name, module in _steps().items():
         text = module.HELP
         assert text[:1].isupper() and text.endswith(".") and "\n" not in text, (name, text)
+
+
+def test_building_the_command_line_imports_no_heavy_library():
+    """Every step is its own process: what the parser imports, every job pays for at start-up."""
+    code = ("import sys; from neurofusion.cli import build_parser; build_parser(); "
+            "print(' '.join(m for m in ('torch', 'pandas', 'numpy', 'pyarrow', 'matplotlib', 'nilearn', "
+            "'SimpleITK', 'sklearn') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert loaded == []

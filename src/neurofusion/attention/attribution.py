@@ -19,7 +19,7 @@ import torch
 
 from ..errors import NeurofusionError
 from ..model import members_of
-from .attribution_summary import METHODS
+from .methods import METHODS
 from .integrated import integrated_gradients
 from .occlusion import occlusion
 from .relevance import relevance

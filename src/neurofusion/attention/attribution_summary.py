@@ -25,10 +25,8 @@ import numpy as np
 import pandas as pd
 
 from .importance import _nanmean, difference_name, rank_descending
+from .methods import CONTROLS, METHODS
 from .planted import PlantedTruth, patches_in_regions
-
-METHODS = ("occlusion", "relevance", "integrated")  # attribution.py
-CONTROLS = ("randomised", "shuffled")
 # the targets of the planted check (issue "attribution that finds what is there")
 REGION_TARGET = 3.0         # headline enrichment of the trained model's map
 CONTROL_CEILING = 1.3       # headline enrichment a randomised model must stay under

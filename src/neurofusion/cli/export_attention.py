@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..attention.attribution_summary import METHODS  # torch-free: every command's start-up imports this
+from ..attention.methods import METHODS  # import-free: every command's start-up imports this
 
 HELP = "Replay test subjects through each fold's model and export cross-attention (Parquet, TSV, NIfTI maps)."
 
