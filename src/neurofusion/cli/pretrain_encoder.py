@@ -10,7 +10,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--grid", required=True, help="results/patches/grid.parquet")
     parser.add_argument("--out", required=True, help="encoder checkpoint to write (encoder.pt)")
     parser.add_argument("--history", required=True, help="per-epoch loss table to write (TSV)")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--width", type=int, default=64, help="embedding size E")

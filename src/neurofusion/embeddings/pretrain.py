@@ -33,7 +33,7 @@ from .builtin import BuiltinConfig, BuiltinEncoder
 
 @dataclass
 class PretrainConfig:
-    epochs: int = 12
+    epochs: int = 20
     batch_size: int = 64
     lr: float = 1e-3
     width: int = 64
