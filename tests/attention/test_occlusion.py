@@ -78,17 +78,23 @@ def test_an_ensembles_attribution_is_its_members_mean():
             torch.testing.assert_close(whole[key], sum(e[key] for e in each) / 3, atol=1e-5, rtol=1e-4)
 
 
-@pytest.mark.parametrize("variant", ["fusion", "mri"])
+@pytest.mark.parametrize("variant", ["fusion", "mri", "protein"])
 def test_stacking_occluded_copies_does_not_change_the_scores(variant):
-    """One pass per token (max_rows = B) and all tokens in a few passes give the same map."""
+    """One pass per token (max_rows = B, or an element cap below one copy) and all tokens in a
+    few passes give the same map."""
     torch.manual_seed(5)
     model = FusionModel(tiny_config(variant=variant)).eval()
     batch = make_inputs(3)
     batch["mri_mask"][0, 1] = False
+    batch["prot_mask"][2, 0] = False
     one_by_one = occlusion(model, batch, max_rows=B)
+    capped = occlusion(model, batch, max_elements=1)
     stacked = occlusion(model, batch)
     odd = occlusion(model, batch, max_rows=2 * B + 1)  # chunks of 2 tokens, the last one shorter
     for key in one_by_one:
-        torch.testing.assert_close(stacked[key], one_by_one[key], atol=1e-5, rtol=1e-4)
-        torch.testing.assert_close(odd[key], one_by_one[key], atol=1e-5, rtol=1e-4)
-    assert stacked["mri"][0, 1] == 0
+        for other in (capped, stacked, odd):
+            torch.testing.assert_close(other[key], one_by_one[key], atol=1e-5, rtol=1e-4)
+    if "mri" in stacked:
+        assert stacked["mri"][0, 1] == 0
+    if "protein" in stacked:
+        assert stacked["protein"][2, 0] == 0

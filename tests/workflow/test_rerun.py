@@ -126,9 +126,22 @@ def test_report_option_changed(tiny_copy):
 def test_library_code_changed(tiny_copy, code, expected):
     path = tiny_copy.root / "src" / "neurofusion" / code
     with path.open("a") as f:
-        f.write("\n# an edit that changes the stage's code hash\n")
+        f.write("\n_AN_EDIT = 'that changes the stage code hash'\n")
 
     assert rules_of(tiny_copy.dry_run()) == expected
+
+
+def test_comments_and_docstrings_rerun_nothing(tiny_copy):
+    """A stage's code hash covers what it computes with, not how its code is explained."""
+    src = tiny_copy.root / "src" / "neurofusion"
+    path = src / "imaging" / "preprocess.py"
+    text = path.read_text()
+    first = text.index('"""', text.index('def _robust_zscore')) + 3
+    path.write_text(text[:first] + "A docstring edited. " + text[first:] + "\n# and a new comment\n")
+    (src / "training" / "baseline.py").write_text((src / "training" / "baseline.py").read_text().replace(
+        '"""', '"""Edited. ', 1))
+
+    assert rules_of(tiny_copy.dry_run()) == set()
 
 
 def test_copy_is_independent_of_the_shared_run(tiny_run, tmp_path):

@@ -4,6 +4,7 @@ Inputs: config (validated), the BIDS folder listing (read once, at parse time).
 Outputs: nothing; defines SUBJECTS, SHARDS, FOLDS and the path helpers used by every rule.
 """
 
+import ast
 import functools
 import glob
 import hashlib
@@ -332,9 +333,27 @@ def code_hash(stage):
             for f in files:
                 if f.is_file():
                     h.update(str(f.relative_to(src)).encode())
-                    h.update(f.read_bytes())
+                    h.update(_code_of(f))
         _CODE_HASHES[stage] = h.hexdigest()[:16]
     return _CODE_HASHES[stage]
+
+
+def _code_of(path):
+    """What a stage computes with, from one source file: its syntax tree without comments and
+    docstrings, so that editing a comment or a docstring reruns nothing. A file that does not
+    parse counts byte for byte (it fails when the step imports it anyway)."""
+    source = path.read_bytes()
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree).encode()
 
 
 def env(name):

@@ -1,7 +1,7 @@
 """Faithful token attribution for every test subject: the methods side by side, batched.
 
     method       what a token's value means                                   cost per batch
-    occlusion    score lost when the token is masked (model's own masks)       P + K + 1 forward passes
+    occlusion    score lost when the token is masked (model's own masks)       1 + (P + K) B / rows passes
     relevance    gradient-weighted attention relevance (Chefer et al. 2021)     1 forward + 1 backward
     integrated   integrated gradients from the training-mean input (Captum)     steps forward + backward
 

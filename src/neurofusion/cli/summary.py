@@ -54,9 +54,10 @@ def _freeze_collected_objects() -> None:
 
     nilearn runs a full ``gc.collect()`` every time it reads an image's data (79 times for
     the demo's maps); each walks every object alive, matplotlib's and nilearn's included,
-    which made 10 of the demo summary's 16 s. ``gc.freeze()`` moves the objects that exist
-    after the imports out of those walks; nothing is freed later than it would be, and the
-    page and figures are the same bytes.
+    which made ~9 of the demo summary's 14 s of CPU (benchmarks/bench_summary.py).
+    ``gc.freeze()`` moves the objects that exist after the imports out of those walks. A
+    reference cycle among them is then never collected, which costs nothing in a process
+    that ends after one page; the page and figures are the same bytes.
     """
     import gc
 

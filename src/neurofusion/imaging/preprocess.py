@@ -26,10 +26,10 @@ REGISTRATION_RESOLUTION = 2.0  # the template grid the affine is fitted on, what
 # N4 fits its bias field inside the brain on block means of at least this spacing, 2 fitting
 # levels of 10 iterations (N4 costs ~1 us per coarse voxel per iteration). Measured against
 # the demo's true bias fields (benchmarks/bench_n4.py, 20 scans; residual log-bias SD inside
-# the brain mask, lower = better; uncorrected 0.046): 6 mm 2x10 0.031 in 0.38 s CPU, 4 mm 2x10
-# 0.031 in 0.99 s, 4 mm 3x10 (the earlier default) 0.036 in 1.39 s, 6 mm 1x20 0.035; a third
+# the brain mask, lower = better; uncorrected 0.046): 6 mm 2x10 0.031 in 0.39 s CPU, 4 mm 2x10
+# 0.031 in 0.94 s, 4 mm 3x10 (the earlier default) 0.036 in 1.39 s, 6 mm 1x20 0.035; a third
 # level's finer B-spline mesh starts fitting anatomy as bias. 8 mm 2x10 did as well here (0.031 in
-# 0.21 s), but the demo's fields are quadratic; a real coil's field has more structure than 8 mm
+# 0.22 s), but the demo's fields are quadratic; a real coil's field has more structure than 8 mm
 # block means of a brain-sized box (~20 per axis) resolve comfortably.
 N4_GRID_MM = 6.0
 N4_ITERATIONS = (10, 10)
