@@ -19,6 +19,7 @@ from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: t
 choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
 
 import argparse
+import contextlib
 import os
 import re
 import resource
@@ -84,7 +85,9 @@ N = {n}
 SHARD = {shard}
 SUBJECTS = [f"{{i:05d}}" for i in range(1, N + 1)]
 SHARDS = [f"{{k:03d}}" for k in range((N + SHARD - 1) // SHARD)]
-MODELS = [f"{{v}}_{{f}}" for v in ("fusion", "mri", "protein") for f in range({folds})]
+VARIANTS = ("fusion", "mri", "protein", "baseline_fusion", "baseline_mri", "baseline_protein")
+MODELS = [f"{{v}}_{{f}}" for v in VARIANTS for f in range({folds})]
+SHUFFLED = [f"fusion_{{f}}" for f in range({folds})]  # the shuffled-label controls of the attribution
 BIDS = "{bids}"
 
 
@@ -92,6 +95,13 @@ rule all:
     input:
         "out/cohort.txt", "out/proteins.txt", "out/metrics.txt", "out/summary.txt",
         expand("out/prep/{{s}}.qc", s=SUBJECTS), "out/attention.txt",
+
+
+rule template:
+    output:
+        "out/template.txt",
+    shell:
+        "touch {{output}}"
 
 
 rule grid:
@@ -103,7 +113,7 @@ rule grid:
 
 rule prep:
     input:
-        BIDS + "/sub-{{s}}/anat/sub-{{s}}_T1w.nii.gz",
+        BIDS + "/sub-{{s}}/anat/sub-{{s}}_T1w.nii.gz", "out/template.txt",
     output:
         "out/prep/{{s}}.img", "out/prep/{{s}}.mask", "out/prep/{{s}}.mat", "out/prep/{{s}}.qc", "out/prep/{{s}}.json",
     shell:
@@ -165,6 +175,15 @@ rule model:
         "touch {{output}}"
 
 
+rule shuffled:
+    input:
+        "out/cohort.txt", expand("out/shard/{{k}}.txt", k=SHARDS), "out/grid.txt", "out/matrix.txt", "model.yaml",
+    output:
+        "out/shuffled/{{m}}.txt",
+    shell:
+        "touch {{output}}"
+
+
 rule evaluate:
     input:
         expand("out/model/{{m}}.txt", m=MODELS),
@@ -177,7 +196,7 @@ rule evaluate:
 rule attention:
     input:
         expand("out/model/{{m}}.txt", m=[m for m in MODELS if m.startswith("fusion")]),
-        "out/cohort.txt", expand("out/shard/{{k}}.txt", k=SHARDS), "out/grid.txt", "out/matrix.txt",
+        expand("out/shuffled/{{m}}.txt", m=SHUFFLED), "out/cohort.txt", expand("out/shard/{{k}}.txt", k=SHARDS), "out/grid.txt", "out/matrix.txt",
     output:
         "out/attention.txt",
     shell:
@@ -240,6 +259,19 @@ def profile_ours(work: Path, cfg: Path, top: int = 25) -> None:
     pstats.Stats(str(prof)).sort_stats("cumulative").print_stats(top)
 
 
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str, keep: bool):
+    """A temporary folder for one benchmark run: removed afterwards unless ``keep`` (--keep)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield tmp
+    finally:
+        if keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subjects", type=int, default=10_000)
@@ -251,8 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"cpu: {cpu_description()}", flush=True)  # ratios hold for this CPU
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_dag_"))
-    try:
+    with scratch_folder("bench_dag_", args.keep) as tmp:
         t0 = time.perf_counter()
         bids = tmp / "bids"
         make_bids(bids, args.subjects)
@@ -290,11 +321,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         if args.profile:
             profile_ours(ours, cfg)
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 

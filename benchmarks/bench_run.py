@@ -38,7 +38,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +46,7 @@ from neurofusion.runtime import cpu_description
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_dag import copy_workflow as copy_dag_parts  # noqa: E402
-from bench_dag import make_bids, write_our_config  # noqa: E402  (same placeholder cohort)
+from bench_dag import make_bids, scratch_folder, write_our_config  # noqa: E402  (same placeholder cohort)
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -248,11 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     version = subprocess.run([str(BIN / "snakemake"), "--version"], capture_output=True, text=True).stdout.strip()
     print(f"snakemake {version}, local executor, --cores 2; stub steps (outputs created, no work)", flush=True)
 
-    tmp = Path(tempfile.mkdtemp(prefix="bench_run_"))
-    write_stub(tmp / "stub")
     results: dict[str, list[tuple[int, Result]]] = {m: [] for m in args.modes}
     stopped: dict[str, str] = {}
-    try:
+    with scratch_folder("bench_run_", args.keep) as tmp:
+        write_stub(tmp / "stub")
         for n in sorted(args.sizes):
             shutil.rmtree(tmp / "bids", ignore_errors=True)
             make_bids(tmp / "bids", n)
@@ -296,11 +294,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"at N={n_last}: {r_last.wall / n_last:.3f} s/subject (goal <= 0.2 s, b <= 1.1)"
                 + (f"; {stopped[mode]}" if mode in stopped else "")
             )
-    finally:
-        if args.keep:
-            print(f"kept {tmp}")
-        else:
-            shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
