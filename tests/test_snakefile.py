@@ -153,3 +153,29 @@ def test_duplicate_participant_is_refused_before_any_job(user_bids, tmp_path):
         assert sum(f"{table} row {row}: {phrase}" in line for line in text.splitlines()) == 1, (row, text)
     assert "Job stats" not in text and "rule preprocess_t1" not in text
     assert list(workdir.iterdir()) == [] and not (tmp_path / "res").exists()
+
+
+def _shell_of(stdout: str, variant: str, fold: int) -> str:
+    """The planned shell command of one train job (from `-n -p`)."""
+    commands = [line for line in stdout.splitlines() if line.startswith("Shell command: neurofusion train ")
+                and f"--variant {variant} --fold {fold} " in line and "--shuffle-labels" not in line]
+    assert len(commands) == 1, commands
+    return commands[0]
+
+
+def test_transformers_take_their_linear_start_from_the_configured_baseline(tmp_path):
+    """fusion fold k reads baseline_fusion fold k's model.pt; a variant without its baseline
+    configured, the baselines themselves and the shuffled-label control fit their own."""
+    base = ["-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), "--config", f"results={tmp_path}/r"]
+    out = snakemake(*base)
+    assert out.returncode == 0, out.stderr
+    assert "--linear-start" in _shell_of(out.stdout, "fusion", 1)
+    assert f"{tmp_path}/r/train/baseline_fusion/fold-1/model.pt" in _shell_of(out.stdout, "fusion", 1)
+    assert "train/baseline_protein/fold-0/model.pt" in _shell_of(out.stdout, "protein", 0)
+    assert "--linear-start" not in _shell_of(out.stdout, "baseline_mri", 0)
+    shuffled = [line for line in out.stdout.splitlines() if line.startswith("Shell command:") and "--shuffle-labels" in line]
+    assert shuffled and not any("--linear-start" in line for line in shuffled)
+    out = snakemake(*base, "variants=[fusion,mri,baseline_mri]")
+    assert out.returncode == 0, out.stderr
+    assert "--linear-start" not in _shell_of(out.stdout, "fusion", 0)
+    assert "train/baseline_mri/fold-0/model.pt" in _shell_of(out.stdout, "mri", 0)

@@ -178,6 +178,12 @@ def test_cli_dispatches_baselines_through_train(tmp_path, capsys):
     table = read_predictions([out / "predictions.parquet"], ["CN", "AD"])
     assert set(table["variant"]) == {"baseline_fusion"}
     assert len(pd.read_csv(out / "history.tsv", sep="\t")) == 3
+    # the transformer's --linear-start is not a baseline's flag: one line, and nothing written
+    again = tmp_path / "again"
+    assert main(argv[:-6] + ["--out-dir", str(again), "--linear-start", str(out / "model.pt"),
+                             "--device", "cpu"]) != 0
+    assert "--linear-start is for the transformer variants" in capsys.readouterr().err
+    assert not (again / "model.pt").exists()
 
 
 def test_platt_scaling_undoes_the_penalty_shrinkage():

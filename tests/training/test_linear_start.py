@@ -66,3 +66,53 @@ def test_training_keeps_the_regression_unless_validation_prefers_more(sources, t
     train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, again, device="cpu", progress=False,
                baseline_cfg=BaselineConfig(c_steps=4))
     assert (out / "model.pt").read_bytes() == (again / "model.pt").read_bytes()
+
+
+def test_the_fit_taken_from_the_baseline_gives_the_same_bytes(sources, tmp_path, monkeypatch):
+    """With the fold's baseline model.pt, the linear start takes its regression (no refit, no
+    inner CV) and the trained model is byte for byte the one a fit of its own gives."""
+    from neurofusion.training import baseline
+
+    cfg = BaselineConfig(c_steps=4)
+    baseline.train_baseline(sources, SMALL_MODEL, LINEAR, cfg, "baseline_fusion", 0, tmp_path / "base")
+    own = tmp_path / "own"
+    train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, own, device="cpu", progress=False, baseline_cfg=cfg)
+
+    def no_refit(*args, **kwargs):
+        raise AssertionError("the linear start refitted a regression it could take from the baseline")
+
+    monkeypatch.setattr(baseline, "fit_selected", no_refit)
+    taken = tmp_path / "taken"
+    train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, taken, device="cpu", progress=False, baseline_cfg=cfg,
+               linear_from=tmp_path / "base" / "model.pt")
+    for name in ("model.pt", "history.tsv", "predictions.parquet"):
+        assert (own / name).read_bytes() == (taken / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("other", ["fold", "variant", "train_split", "shuffled", "baseline_settings"])
+def test_a_baseline_fitted_on_other_inputs_is_refitted(sources, tmp_path, other):
+    """Another fold's, another variant's, or other settings' baseline is not taken: the start
+    is fitted here, and the model is the one a fit of its own gives."""
+    cfg = BaselineConfig(c_steps=4)
+    from neurofusion.training.baseline import train_baseline
+
+    base_variant, base_fold, base_cfg = "baseline_fusion", 0, cfg
+    tc, shuffle = LINEAR, None
+    if other == "fold":
+        base_fold = 1
+    elif other == "variant":
+        base_variant = "baseline_mri"
+    elif other == "train_split":
+        tc = dataclasses.replace(LINEAR, linear_fit="train_split")
+    elif other == "shuffled":
+        shuffle = 3
+    else:
+        base_cfg = BaselineConfig(c_steps=3)
+    train_baseline(sources, SMALL_MODEL, LINEAR, base_cfg, base_variant, base_fold, tmp_path / "base")
+    run = FoldRun(sources, SMALL_MODEL, tc, "fusion", 0, shuffle_labels=shuffle, baseline_cfg=cfg)
+    run.linear_from = str(tmp_path / "base" / "model.pt")
+    torch.manual_seed(0)
+    start = start_from_linear(FusionModel(run.cfg).eval(), run, seed=LINEAR.seed * 1000)
+    assert start["source"].startswith("fitted here") and "other inputs or settings" in start["source"]
+    own = FoldRun(sources, SMALL_MODEL, tc, "fusion", 0, shuffle_labels=shuffle, baseline_cfg=cfg)
+    assert start_from_linear(FusionModel(own.cfg).eval(), own, seed=LINEAR.seed * 1000)["C"] == start["C"]

@@ -207,6 +207,15 @@ VARIANTS = list(config["variants"])
 ATTENTION_VARIANTS = [v for v in config["attention"]["variants"] if v in VARIANTS]
 
 
+def linear_start(wildcards):
+    """A transformer variant's linear start is the same fold's baseline regression: when that
+    baseline is configured, its model.pt is an input and the fit is taken from it, not redone."""
+    baseline = f"baseline_{wildcards.variant}"
+    if baseline not in VARIANTS:
+        return []
+    return f"{R}/train/{baseline}/fold-{wildcards.fold}/model.pt"
+
+
 # ---- path helpers: every output name is built here -----------------------------------
 def prefix(subject):
     """BIDS-style file prefix of a subject's derivatives, e.g. sub-001 or sub-01_ses-bl."""

@@ -14,6 +14,7 @@ rule train:
         proteins=f"{R}/proteins/matrix.parquet",
         catalog=f"{R}/proteins/catalog.parquet",
         model_config=MODEL_CONFIG,
+        linear_start=linear_start,
     output:
         model=f"{R}/train/{{variant}}/fold-{{fold}}/model.pt",
         history=f"{R}/train/{{variant}}/fold-{{fold}}/history.tsv",
@@ -23,6 +24,7 @@ rule train:
         threads=config["train"]["threads"],
         device=config["train"]["device"],
         code=code_hash("train"),
+        linear_start=lambda w, input: f"--linear-start {shlex.quote(input.linear_start)} " if input.linear_start else "",
     log:
         log("train/{variant}_fold-{fold}"),
     benchmark:
@@ -37,7 +39,7 @@ rule train:
         "neurofusion train --cohort {input.cohort:q} --embeddings {input.embeddings:q} "
         "--grid {input.grid:q} --proteins {input.proteins:q} --catalog {input.catalog:q} "
         "--config {input.model_config:q} --variant {wildcards.variant} --fold {wildcards.fold} "
-        "--out-dir {params.out_dir:q} --threads {params.threads} "
+        "--out-dir {params.out_dir:q} --threads {params.threads} {params.linear_start}"
         "--device {params.device} > {log:q} 2>&1"
 
 

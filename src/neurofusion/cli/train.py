@@ -23,6 +23,9 @@ def add_arguments(parser) -> None:
                         help="auto: CUDA when visible, else CPU")
     parser.add_argument("--shuffle-labels", type=int, default=None, metavar="SEED",
                         help="sanity-check control: train on the training folds' labels permuted with this seed")
+    parser.add_argument("--linear-start", default=None, metavar="MODEL_PT",
+                        help="this fold's baseline_<variant> model.pt: the transformer's linear start takes its "
+                             "regression when fitted on the same inputs (it would refit the same one otherwise)")
 
 
 def run(args) -> int:
@@ -41,9 +44,10 @@ def run(args) -> int:
         from ..errors import NeurofusionError
         from ..training.baseline import train_baseline
 
-        if args.shuffle_labels is not None:
-            raise NeurofusionError(f"--shuffle-labels is a control of the transformer's attribution maps, "
-                                   f"not of {args.variant}", fix="leave it out for baseline variants")
+        if args.shuffle_labels is not None or args.linear_start is not None:
+            flag = "--shuffle-labels" if args.shuffle_labels is not None else "--linear-start"
+            raise NeurofusionError(f"{flag} is for the transformer variants (fusion, mri, protein), not {args.variant}",
+                                   fix="leave it out for baseline variants")
         from ..training.settings import load_baseline_settings
 
         result = train_baseline(src, model_settings, training, load_baseline_settings(args.config), args.variant,
@@ -56,5 +60,6 @@ def run(args) -> int:
 
     train_fold(src, model_settings, training, args.variant, args.fold, args.out_dir, device=args.device,
                shuffle_labels=args.shuffle_labels,
-               baseline_cfg=load_baseline_settings(args.config) if training.linear_start else None)
+               baseline_cfg=load_baseline_settings(args.config) if training.linear_start else None,
+               linear_from=args.linear_start)
     return 0

@@ -35,7 +35,7 @@ import pandas as pd
 from .. import __version__
 from ..io import all_or_nothing
 from ..torchfile import save_torch
-from .data import Batchable, Sources, grid_hash
+from .data import Batchable, Sources, fingerprint, grid_hash
 from .settings import BaselineConfig, TrainConfig
 
 FORMAT = "neurofusion.baseline/1"
@@ -182,6 +182,16 @@ def select_c(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: i
     return C, rows
 
 
+def fit_key(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
+            seed: int, class_weight) -> str:
+    """sha256 of everything :func:`fit_selected` reads: equal keys, equal fits (it is deterministic).
+
+    A baseline stores it in model.pt; the transformer's linear start, whose regression is
+    that baseline's, takes the stored fit instead of refitting when its own key is equal."""
+    return fingerprint(FORMAT, __version__, sorted(features), *[features[k] for k in sorted(features)],
+                       np.asarray(labels, np.int64), int(num_classes), cfg.to_dict(), int(seed), class_weight)
+
+
 def fit_selected(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,
                  seed: int, class_weight) -> tuple[Fitted, list[dict]]:
     """The regression with C chosen by the inner CV, fitted on every row given and (two
@@ -270,11 +280,12 @@ def train_baseline(src: Sources, model_settings: dict, tc: TrainConfig, cfg: Bas
     with threadpool_limits(limits=1):
         model, history = fit_selected(training, labels, num_classes, cfg, seed, class_weight)
         probs = model.predict(feature_blocks(run.data["test"], blocks))
-    _write(run, variant, cfg, model, history, probs, out_dir)
+    key = fit_key(training, labels, num_classes, cfg, seed, class_weight)
+    _write(run, variant, cfg, model, history, probs, out_dir, key)
     return {"C": model.C, "platt": model.platt, "n_train": len(labels), "n_test": len(run.data["test"])}
 
 
-def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted) -> dict:
+def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted, key: str) -> dict:
     import torch
 
     def tensor(a):
@@ -293,6 +304,7 @@ def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted) -> dict:
         "coef": tensor(model.coef), "intercept": tensor(model.intercept), "C": model.C,
         "platt": [float(model.platt[0]), float(model.platt[1])],
         "subjects": {k: list(v) for k, v in run.split.items()},
+        "fit_key": key,
     }
 
 
@@ -318,7 +330,7 @@ def load_baseline(path: str | os.PathLike) -> tuple[Fitted, dict]:
 
 
 def _write(run, variant: str, cfg: BaselineConfig, model: Fitted, history: list[dict], probs: np.ndarray,
-           out_dir: Path) -> None:
+           out_dir: Path, key: str) -> None:
     from .train import HISTORY_COLUMNS, fold_tables
 
     pred, subjects = fold_tables(run, variant, probs)
@@ -326,7 +338,7 @@ def _write(run, variant: str, cfg: BaselineConfig, model: Fitted, history: list[
     hist = pd.DataFrame(history)[columns]
     names = ["model.pt", "history.tsv", "predictions.parquet", "subjects.tsv"]
     with all_or_nothing(*[out_dir / n for n in names]) as (ckpt_tmp, hist_tmp, pred_tmp, subj_tmp):
-        save_torch(_payload(run, variant, cfg, model), ckpt_tmp)
+        save_torch(_payload(run, variant, cfg, model, key), ckpt_tmp)
         hist.to_csv(hist_tmp, sep="\t", index=False, float_format="%.6g")
         pred.to_parquet(pred_tmp, index=False)
         subjects.to_csv(subj_tmp, sep="\t", index=False)

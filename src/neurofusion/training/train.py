@@ -103,6 +103,7 @@ class FoldRun:
             baseline_cfg = BaselineConfig()
         self.baseline_cfg = baseline_cfg if tc.linear_start else None
         self.shuffle_labels = None if shuffle_labels is None else int(shuffle_labels)
+        self.linear_from: str | None = None   # a baseline model.pt the linear start may take its fit from
         pool = available(src)
         used, self.left_out = eligible(pool, variant, tc.subjects)
         self.split = split_fold(used, self.fold, tc.val_fraction, tc.seed)
@@ -173,12 +174,15 @@ def _score(val_auc: float, val_loss: float, select_by: str) -> tuple:
 
 def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str, fold: int,
                out_dir: str | os.PathLike, device: str = "auto", stop_after_epochs: int | None = None,
-               progress: bool = True, shuffle_labels: int | None = None, baseline_cfg=None) -> dict | None:
+               progress: bool = True, shuffle_labels: int | None = None, baseline_cfg=None,
+               linear_from: str | os.PathLike | None = None) -> dict | None:
     """Train, then write model.pt, history.tsv, predictions.parquet, subjects.tsv into ``out_dir``.
 
     ``stop_after_epochs`` ends this call after that many epochs, as a kill between
     epochs would (for tests); the outputs are then not written and None is returned.
     ``shuffle_labels`` (a seed) trains the shuffled-label control of ``permute_labels``.
+    ``linear_from``: the same fold's ``baseline_<variant>`` model.pt, whose regression the
+    linear start takes when it was fitted on the same inputs (see :func:`_linear_fit`).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -187,6 +191,7 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
         raise NeurofusionError("--device cuda was asked for but no CUDA device is visible",
                                fix="use --device auto or cpu, or run on a GPU node")
     run = FoldRun(src, model_settings, tc, variant, fold, shuffle_labels, baseline_cfg)
+    run.linear_from = None if linear_from is None else str(linear_from)
     with deterministic(dev.type == "cpu"):
         result = _fit(run, dev, out_dir, stop_after_epochs, progress)
         if result is None:
@@ -218,15 +223,12 @@ def start_from_linear(model, run: FoldRun, seed: int) -> dict:
     prefer it. ``train_split`` fits it on the training split only. Every member of an
     ensemble gets the same regression.
     """
-    from threadpoolctl import threadpool_limits
-
-    from .baseline import BLOCKS, fit_selected, stacked_rows
+    from .baseline import BLOCKS, stacked_rows
 
     parts = ("train", "val") if run.tc.linear_fit == "training_part" else ("train",)
     features, labels = stacked_rows(run.data, parts, BLOCKS[run.variant])
     class_weight = "balanced" if run.tc.class_weights else None
-    with threadpool_limits(limits=1):
-        lr, _ = fit_selected(features, labels, len(run.src.classes), run.baseline_cfg, seed, class_weight)
+    lr, source = _linear_fit(run, features, labels, seed, class_weight)
     scale = np.concatenate([np.full(features[b.name].shape[1], b.scale) for b in lr.blocks])   # (d,)
     coef, intercept = lr.calibrated()
     coef = coef * scale                                                                       # (1|C, d)
@@ -244,7 +246,31 @@ def start_from_linear(model, run: FoldRun, seed: int) -> dict:
             member.head[-1].weight.zero_()
             member.head[-1].bias.zero_()
         member.linear.requires_grad_(False)
-    return {"C": lr.C, "platt": lr.platt, "subjects": len(labels)}
+    return {"C": lr.C, "platt": lr.platt, "subjects": len(labels), "source": source}
+
+
+def _linear_fit(run: FoldRun, features: dict, labels: np.ndarray, seed: int, class_weight):
+    """(the fitted regression, where it came from): the baseline's model.pt (``run.linear_from``)
+    when its stored fit key equals this run's, else a fit here. Both give the same numbers (the
+    fit is deterministic in what the key covers); taking it saves the inner CV and scikit-learn's
+    import. Labels permuted, a train-split fit or other inputs give another key, so a fit here."""
+    from .baseline import fit_key, load_baseline
+
+    num_classes = len(run.src.classes)
+    if run.linear_from is not None:
+        fitted, saved = load_baseline(run.linear_from)
+        if saved.get("fit_key") == fit_key(features, labels, num_classes, run.baseline_cfg, seed, class_weight):
+            return fitted, f"taken from {run.linear_from}"
+        reason = f"{run.linear_from} was fitted on other inputs or settings"
+    else:
+        reason = "no baseline given"
+    from threadpoolctl import threadpool_limits
+
+    from .baseline import fit_selected
+
+    with threadpool_limits(limits=1):
+        fitted, _ = fit_selected(features, labels, num_classes, run.baseline_cfg, seed, class_weight)
+    return fitted, f"fitted here ({reason})"
 
 
 def _fresh() -> dict:
@@ -267,7 +293,7 @@ def _fit(run: FoldRun, dev, out_dir: Path, stop_after_epochs, progress):
         if progress:
             where = "training and validation" if tc.linear_fit == "training_part" else "training"
             print(f"linear path: logistic regression on the {linear['subjects']} {where} subjects, "
-                  f"C = {linear['C']:.3g}", file=sys.stderr)
+                  f"C = {linear['C']:.3g}, {linear['source']}", file=sys.stderr)
     train = run.data["train"]
     weights = class_weights(train.labels.numpy(), cfg.num_classes) if tc.class_weights \
         else torch.ones(cfg.num_classes)
