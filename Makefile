@@ -8,7 +8,13 @@ BIN     = $(VENV)/bin
 # build pinned here first, unless the venv (or the system, with VENV_FLAGS) already has torch.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup demo test report dag clean
+# The demo's published results (the README's table): `make demo` compares its own with these,
+# byte for byte, because the same inputs must give the same outputs on any machine.
+REFERENCE ?= docs/demo
+RESULTS   ?= results
+CHECKED    = metrics comparison ceiling
+
+.PHONY: setup demo compare-demo test report dag clean
 
 $(BIN)/neurofusion: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV_FLAGS) $(VENV)
@@ -22,6 +28,19 @@ setup: $(BIN)/neurofusion
 # profiles/default needs no --profile: Snakemake loads it as the workflow's own profile
 demo: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES)
+	@$(MAKE) --no-print-directory compare-demo $(if $(DEMO_STRICT),,|| echo "demo: (a difference is expected only after editing config/; DEMO_STRICT=1 makes it an error)")
+
+# Exit status 1 when any checked table differs from its published copy (CI: DEMO_STRICT=1 make demo)
+compare-demo:
+	@$(BIN)/python -c "from neurofusion.kernels import choose_cpu_kernels; choose_cpu_kernels(); from neurofusion.runtime import cpu_description; print('demo: on', cpu_description())"
+	@status=0; for f in $(CHECKED); do \
+	  if cmp -s "$(RESULTS)/eval/$$f.tsv" "$(REFERENCE)/$$f.tsv"; then \
+	    echo "demo: $(RESULTS)/eval/$$f.tsv is byte-identical to the published $(REFERENCE)/$$f.tsv"; \
+	  else \
+	    echo "demo: $(RESULTS)/eval/$$f.tsv DIFFERS from the published $(REFERENCE)/$$f.tsv (published < > this run):"; \
+	    diff "$(REFERENCE)/$$f.tsv" "$(RESULTS)/eval/$$f.tsv" | head -n 24; status=1; \
+	  fi; \
+	done; exit $$status
 
 report: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --report report.html
