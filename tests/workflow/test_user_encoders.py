@@ -6,6 +6,7 @@ small encoder file outside it (as a user would have one on disk), adds a config 
 points at it, and runs Snakemake for real up to the embedding shards and one training job:
 
     patches (unchanged) --> embed_patches (per shard, the user's encoder) --> train fusion fold 0
+                                                                      (and baseline_fusion fold 0, its linear start)
 
 With a user's encoder there is no `pretrain_encoder` job at all; each shard records the
 encoder kind, its width E and the sha256 of the weights file in its Parquet metadata.
@@ -120,12 +121,14 @@ def test_user_encoder_embeds_and_trains(kind, tiny_copy, tmp_path):
     out = run.snakemake(*targets, timeout=600)
     assert out.returncode == 0, failure_report(out, run.root)
 
-    # what ran: one embed job per shard and the one train job; no pretraining, nothing upstream
+    # what ran: one embed job per shard and the train job with its linear start's baseline;
+    # no pretraining, nothing upstream
     ran = planned_jobs(out.stdout + out.stderr)
     assert "pretrain_encoder" not in rules_of(ran)
     assert not rules_of(ran) & UPSTREAM, sorted(rules_of(ran))
     assert sorted(j.wildcards.get("shard") for j in ran if j.rule == "embed_patches") == ["000", "001"]
-    assert [j.wildcards for j in ran if j.rule == "train"] == [{"variant": "fusion", "fold": "0"}]
+    trained = sorted((j.wildcards["variant"], j.wildcards["fold"]) for j in ran if j.rule == "train")
+    assert trained == [("baseline_fusion", "0"), ("fusion", "0")]
     assert builtin_ckpt.stat().st_mtime_ns == builtin_mtime  # the old pretrained encoder was not touched
 
     # the shards: the user's encoder named in the metadata, E wide, its file's hash
@@ -163,7 +166,7 @@ def test_user_encoder_embeds_and_trains(kind, tiny_copy, tmp_path):
     after = run.dry_run()
     assert not rules_of(after) & ({"pretrain_encoder", "embed_patches"} | UPSTREAM), sorted(rules_of(after))
     trains = [j.wildcards for j in after if j.rule == "train"]
-    assert len(trains) == N_TRAIN - 1 and {"variant": "fusion", "fold": "0"} not in trains
+    assert len(trains) == N_TRAIN - 2 and {"variant": "fusion", "fold": "0"} not in trains
 
 
 def test_monai_weights_with_wrong_keys_fail_cleanly(tiny_copy, tmp_path):
