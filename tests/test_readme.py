@@ -45,3 +45,35 @@ def test_make_demo_compares_with_the_published_tables():
     for name in checked:
         assert (REFERENCE / f"{name}.tsv").is_file(), name
     assert "compare-demo" in makefile.split("\ndemo:", 1)[1].split("\n\n", 1)[0]
+
+
+def _make(*args: str, cwd: Path = ROOT):
+    import subprocess
+    import sys
+
+    return subprocess.run(["make", "--no-print-directory", "-s", *args, f"VENV={sys.prefix}"], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_compare_demo_fails_on_one_changed_byte(tmp_path):
+    import shutil
+
+    (tmp_path / "eval").mkdir()
+    for name in ("metrics", "comparison", "ceiling"):
+        shutil.copy(REFERENCE / f"{name}.tsv", tmp_path / "eval" / f"{name}.tsv")
+    same = _make("compare-demo", f"RESULTS={tmp_path}")
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.stdout.count("byte-identical") == 3 and "demo: on " in same.stdout
+    table = tmp_path / "eval" / "comparison.tsv"
+    text = table.read_text()
+    table.write_text(text.replace("0", "1", 1))
+    changed = _make("compare-demo", f"RESULTS={tmp_path}")
+    assert changed.returncode != 0
+    assert "comparison.tsv DIFFERS" in changed.stdout and changed.stdout.count("byte-identical") == 2
+
+
+def test_only_demo_strict_1_makes_a_difference_an_error():
+    lines = lambda *a: [l for l in _make("-n", "demo", *a).stdout.splitlines() if "compare-demo" in l]
+    assert lines("DEMO_STRICT=1") and not any("||" in l for l in lines("DEMO_STRICT=1"))
+    for relaxed in ((), ("DEMO_STRICT=0",)):
+        assert lines(*relaxed) and all("||" in l for l in lines(*relaxed)), relaxed

@@ -179,3 +179,21 @@ def test_transformers_take_their_linear_start_from_the_configured_baseline(tmp_p
     assert out.returncode == 0, out.stderr
     assert "--linear-start" not in _shell_of(out.stdout, "fusion", 0)
     assert "train/baseline_mri/fold-0/model.pt" in _shell_of(out.stdout, "mri", 0)
+    # a linear start fitted on the training split only, or none, is not the baseline's fit
+    for training in ({"linear_fit": "train_split"}, {"linear_start": False}):
+        model = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
+        model["training"].update(training)
+        path = tmp_path / f"model_{len(training)}_{list(training)[0]}.yaml"
+        path.write_text(yaml.safe_dump(model))
+        out = snakemake(*base, f"model_config={path}")
+        assert out.returncode == 0, out.stderr
+        assert "--linear-start" not in _shell_of(out.stdout, "fusion", 0), training
+
+
+def test_the_workflow_knows_the_linear_start_defaults():
+    """common.smk reads training.linear_start / linear_fit from model.yaml with these defaults."""
+    from neurofusion.training.settings import TrainConfig
+
+    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()
+    assert f'training.get("linear_start", {TrainConfig().linear_start})' in text
+    assert f'training.get("linear_fit", "{TrainConfig().linear_fit}")' in text

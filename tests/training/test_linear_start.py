@@ -18,12 +18,14 @@ from .test_train import QUICK, SMALL_MODEL
 LINEAR = dataclasses.replace(QUICK, linear_start=True)
 
 
-@pytest.mark.parametrize("variant", ["fusion", "mri", "protein"])
-def test_the_start_is_the_baseline(sources, variant, tmp_path):
-    """linear_fit: training_part (the default): the model starts as baseline_<variant> itself."""
+@pytest.mark.parametrize("variant,reduction", [("fusion", "none"), ("mri", "none"), ("protein", "none"),
+                                               ("fusion", "pca"), ("mri", "pca")])
+def test_the_start_is_the_baseline(sources, variant, reduction, tmp_path):
+    """linear_fit: training_part (the default): the model starts as baseline_<variant> itself,
+    with a PCA-reduced MRI block too (its projection folded into the linear path's weights)."""
     from neurofusion.training.baseline import train_baseline
 
-    cfg = BaselineConfig(c_steps=4)
+    cfg = BaselineConfig(c_steps=4, mri_reduction=reduction, pca_components=5)
     run = FoldRun(sources, SMALL_MODEL, LINEAR, variant, 1, baseline_cfg=cfg)
     torch.manual_seed(0)
     model = FusionModel(run.cfg).eval()
@@ -68,31 +70,35 @@ def test_training_keeps_the_regression_unless_validation_prefers_more(sources, t
     assert (out / "model.pt").read_bytes() == (again / "model.pt").read_bytes()
 
 
-def test_the_fit_taken_from_the_baseline_gives_the_same_bytes(sources, tmp_path, monkeypatch):
+@pytest.mark.parametrize("setting", ["default", "pca", "elasticnet", "ensemble"])
+def test_the_fit_taken_from_the_baseline_gives_the_same_bytes(sources, tmp_path, monkeypatch, setting):
     """With the fold's baseline model.pt, the linear start takes its regression (no refit, no
     inner CV) and the trained model is byte for byte the one a fit of its own gives."""
     from neurofusion.training import baseline
 
-    cfg = BaselineConfig(c_steps=4)
-    baseline.train_baseline(sources, SMALL_MODEL, LINEAR, cfg, "baseline_fusion", 0, tmp_path / "base")
+    cfg = {"pca": BaselineConfig(c_steps=4, mri_reduction="pca", pca_components=5),
+           "elasticnet": BaselineConfig(c_steps=3, penalty="elasticnet", l1_ratio=0.5)}.get(setting,
+                                                                                          BaselineConfig(c_steps=4))
+    tc = dataclasses.replace(LINEAR, ensemble=2) if setting == "ensemble" else LINEAR
+    baseline.train_baseline(sources, SMALL_MODEL, tc, cfg, "baseline_fusion", 0, tmp_path / "base")
     own = tmp_path / "own"
-    train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, own, device="cpu", progress=False, baseline_cfg=cfg)
+    train_fold(sources, SMALL_MODEL, tc, "fusion", 0, own, device="cpu", progress=False, baseline_cfg=cfg)
 
     def no_refit(*args, **kwargs):
         raise AssertionError("the linear start refitted a regression it could take from the baseline")
 
     monkeypatch.setattr(baseline, "fit_selected", no_refit)
     taken = tmp_path / "taken"
-    train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, taken, device="cpu", progress=False, baseline_cfg=cfg,
+    train_fold(sources, SMALL_MODEL, tc, "fusion", 0, taken, device="cpu", progress=False, baseline_cfg=cfg,
                linear_from=tmp_path / "base" / "model.pt")
     for name in ("model.pt", "history.tsv", "predictions.parquet"):
         assert (own / name).read_bytes() == (taken / name).read_bytes(), name
 
 
-@pytest.mark.parametrize("other", ["fold", "variant", "train_split", "shuffled", "baseline_settings"])
-def test_a_baseline_fitted_on_other_inputs_is_refitted(sources, tmp_path, other):
-    """Another fold's, another variant's, or other settings' baseline is not taken: the start
-    is fitted here, and the model is the one a fit of its own gives."""
+@pytest.mark.parametrize("other", ["fold", "variant", "train_split", "shuffled", "baseline_settings", "kernels"])
+def test_a_baseline_fitted_on_other_inputs_is_refitted(sources, tmp_path, other, monkeypatch):
+    """Another fold's, another variant's, other settings' or other CPU kernels' baseline is not
+    taken: the start is fitted here, and the model is the one a fit of its own gives."""
     cfg = BaselineConfig(c_steps=4)
     from neurofusion.training.baseline import train_baseline
 
@@ -109,10 +115,13 @@ def test_a_baseline_fitted_on_other_inputs_is_refitted(sources, tmp_path, other)
     else:
         base_cfg = BaselineConfig(c_steps=3)
     train_baseline(sources, SMALL_MODEL, LINEAR, base_cfg, base_variant, base_fold, tmp_path / "base")
+    if other == "kernels":
+        monkeypatch.setenv("NEUROFUSION_CPU_KERNELS", "native")
     run = FoldRun(sources, SMALL_MODEL, tc, "fusion", 0, shuffle_labels=shuffle, baseline_cfg=cfg)
     run.linear_from = str(tmp_path / "base" / "model.pt")
     torch.manual_seed(0)
     start = start_from_linear(FusionModel(run.cfg).eval(), run, seed=LINEAR.seed * 1000)
-    assert start["source"].startswith("fitted here") and "other inputs or settings" in start["source"]
+    why = "linear_fit train_split" if other == "train_split" else "other inputs or settings"
+    assert start["source"].startswith("fitted here") and why in start["source"], start["source"]
     own = FoldRun(sources, SMALL_MODEL, tc, "fusion", 0, shuffle_labels=shuffle, baseline_cfg=cfg)
     assert start_from_linear(FusionModel(own.cfg).eval(), own, seed=LINEAR.seed * 1000)["C"] == start["C"]

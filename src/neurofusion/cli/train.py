@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 HELP = "Train the fusion model (or an ablation, or a baseline) on one fold: model.pt, history.tsv, predictions.parquet."
 VARIANTS = ["fusion", "mri", "protein", "baseline_fusion", "baseline_mri", "baseline_protein"]
 
@@ -58,6 +60,9 @@ def run(args) -> int:
         return 0
     from ..training.settings import load_baseline_settings
 
+    if args.linear_start is not None and not training.linear_start:
+        print(f"note: --linear-start {args.linear_start} is not used: training.linear_start is off in {args.config}",
+              file=sys.stderr)
     train_fold(src, model_settings, training, args.variant, args.fold, args.out_dir, device=args.device,
                shuffle_labels=args.shuffle_labels,
                baseline_cfg=load_baseline_settings(args.config) if training.linear_start else None,

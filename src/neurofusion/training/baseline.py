@@ -152,6 +152,22 @@ class Fitted:
         a, b = self.platt if self.coef.shape[0] == 1 else (1.0, 0.0)
         return self.coef * a, self.intercept * a + b
 
+    def on_features(self, widths: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(coef [1|C, sum of widths], intercept) of the calibrated regression on the feature
+        blocks themselves (``widths``: each block's columns), in block order: each block's
+        scale and, for a reduced block, its PCA (centring and projection) folded in."""
+        coef, intercept = self.calibrated()
+        parts, start, intercept = [], 0, intercept.copy()
+        for block in self.blocks:
+            k = block.components.shape[0] if block.components is not None else widths[block.name]
+            part = coef[:, start:start + k] * block.scale                      # (1|C, k)
+            if block.components is not None:
+                part = part @ block.components                                 # (1|C, d) on the raw block
+                intercept = intercept - part @ block.mean
+            parts.append(part)
+            start += k
+        return np.concatenate(parts, axis=1), intercept
+
 
 def fit(features: dict[str, np.ndarray], labels: np.ndarray, C: float, cfg: BaselineConfig, seed: int,
         class_weight) -> Fitted:
@@ -187,9 +203,35 @@ def fit_key(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: in
     """sha256 of everything :func:`fit_selected` reads: equal keys, equal fits (it is deterministic).
 
     A baseline stores it in model.pt; the transformer's linear start, whose regression is
-    that baseline's, takes the stored fit instead of refitting when its own key is equal."""
-    return fingerprint(FORMAT, __version__, sorted(features), *[features[k] for k in sorted(features)],
-                       np.asarray(labels, np.int64), int(num_classes), cfg.to_dict(), int(seed), class_weight)
+    that baseline's, takes the stored fit instead of refitting when its own key is equal.
+    Beside the inputs, the key covers what computes the fit: this module's source, the
+    numerical libraries' versions and the CPU-kernel mode (kernels.py), so a model.pt from
+    other code or another environment is refitted rather than taken."""
+    return fingerprint(FORMAT, __version__, _fit_environment(), sorted(features),
+                       *[features[k] for k in sorted(features)], np.asarray(labels, np.int64), int(num_classes),
+                       cfg.to_dict(), int(seed), class_weight)
+
+
+def _fit_environment() -> dict:
+    """What besides the inputs decides a fit's bits (read without importing scikit-learn)."""
+    import hashlib
+    from importlib import metadata
+
+    from ..kernels import VARIABLE
+
+    versions = {}
+    for name in ("scikit-learn", "numpy", "scipy", "threadpoolctl"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    kernels = os.environ.get(VARIABLE, "portable").strip().lower() or "portable"
+    if kernels != "portable":   # native kernels: the bits hold for this CPU family only
+        from ..runtime import cpu_description
+
+        kernels = f"{kernels}: {cpu_description()}"
+    return {"code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(), "versions": versions,
+            "kernels": kernels}
 
 
 def fit_selected(features: dict[str, np.ndarray], labels: np.ndarray, num_classes: int, cfg: BaselineConfig,

@@ -229,9 +229,7 @@ def start_from_linear(model, run: FoldRun, seed: int) -> dict:
     features, labels = stacked_rows(run.data, parts, BLOCKS[run.variant])
     class_weight = "balanced" if run.tc.class_weights else None
     lr, source = _linear_fit(run, features, labels, seed, class_weight)
-    scale = np.concatenate([np.full(features[b.name].shape[1], b.scale) for b in lr.blocks])   # (d,)
-    coef, intercept = lr.calibrated()
-    coef = coef * scale                                                                       # (1|C, d)
+    coef, intercept = lr.on_features({name: x.shape[1] for name, x in features.items()})      # (1|C, d)
     members = members_of(model)
     weight = torch.zeros_like(members[0].linear.weight)                                       # (C, d)
     bias = torch.zeros_like(members[0].linear.bias)
@@ -257,7 +255,9 @@ def _linear_fit(run: FoldRun, features: dict, labels: np.ndarray, seed: int, cla
     from .baseline import fit_key, load_baseline
 
     num_classes = len(run.src.classes)
-    if run.linear_from is not None:
+    if run.linear_from is not None and run.tc.linear_fit != "training_part":
+        reason = f"linear_fit {run.tc.linear_fit}: {run.linear_from} is fitted on the whole training part"
+    elif run.linear_from is not None:
         fitted, saved = load_baseline(run.linear_from)
         if saved.get("fit_key") == fit_key(features, labels, num_classes, run.baseline_cfg, seed, class_weight):
             return fitted, f"taken from {run.linear_from}"
