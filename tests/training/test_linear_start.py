@@ -125,3 +125,18 @@ def test_a_baseline_fitted_on_other_inputs_is_refitted(sources, tmp_path, other,
     assert start["source"].startswith("fitted here") and why in start["source"], start["source"]
     own = FoldRun(sources, SMALL_MODEL, tc, "fusion", 0, shuffle_labels=shuffle, baseline_cfg=cfg)
     assert start_from_linear(FusionModel(own.cfg).eval(), own, seed=LINEAR.seed * 1000)["C"] == start["C"]
+
+
+@pytest.mark.parametrize("content", [None, b"not a torch file"])
+def test_a_missing_or_unreadable_linear_start_is_one_line_and_writes_nothing(sources, tmp_path, content):
+    from neurofusion.errors import NeurofusionError
+
+    path = tmp_path / "baseline.pt"
+    if content is not None:
+        path.write_bytes(content)
+    out = tmp_path / "run"
+    with pytest.raises(NeurofusionError) as err:
+        train_fold(sources, SMALL_MODEL, LINEAR, "fusion", 0, out, device="cpu", progress=False,
+                   baseline_cfg=BaselineConfig(c_steps=4), linear_from=path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    assert not any(p.is_file() for p in out.rglob("*"))

@@ -352,16 +352,9 @@ def _payload(run, variant: str, cfg: BaselineConfig, model: Fitted, key: str) ->
 
 def load_baseline(path: str | os.PathLike) -> tuple[Fitted, dict]:
     """(the fitted baseline, the model.pt dict) of a baseline's model.pt."""
-    import torch
+    from .checkpoint import load_format
 
-    from ..errors import NeurofusionError
-
-    try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise NeurofusionError("baseline model not found", path=path, fix="run the train step first")
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise NeurofusionError(f"not a {FORMAT} file", path=path, fix="delete it and rerun the train step")
+    data = load_format(path, "cpu", FORMAT)
 
     def array(t):
         return None if t is None else t.numpy()

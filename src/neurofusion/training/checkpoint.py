@@ -35,7 +35,8 @@ def save_checkpoint(path: str | os.PathLike, payload: dict) -> None:
         save_torch({"format": FORMAT, **payload}, tmp)
 
 
-def _load(path, map_location, expected: str) -> dict:
+def load_format(path, map_location, expected: str) -> dict:
+    """The dict of a torch file whose ``format`` is ``expected``; one-line errors otherwise."""
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except FileNotFoundError:
@@ -51,7 +52,7 @@ def _load(path, map_location, expected: str) -> dict:
 def load_checkpoint(path: str | os.PathLike, map_location="cpu"):
     """(model in eval mode with the trained weights, the checkpoint dict): a FusionModel, or a
     FusionEnsemble for a checkpoint of several members."""
-    ckpt = _load(path, map_location, FORMAT)
+    ckpt = load_format(path, map_location, FORMAT)
     model = build_model(FusionConfig.from_dict(ckpt["model_config"]), int(ckpt.get("ensemble", 1)))
     model.load_state_dict(ckpt["state_dict"])
     return model.eval(), ckpt
@@ -65,6 +66,6 @@ def save_resume_state(path: str | os.PathLike, state: dict) -> None:
 def load_resume_state(path: str | os.PathLike) -> dict | None:
     """The saved state, or None when the file is unreadable (then training starts fresh)."""
     try:
-        return _load(path, "cpu", RESUME_FORMAT)
+        return load_format(path, "cpu", RESUME_FORMAT)
     except NeurofusionError:
         return None
