@@ -27,7 +27,7 @@ try:
 except NeurofusionError as _exc:
     sys.exit(f"neurofusion: error: {_exc}")
 
-# step name -> module; the order is the pipeline's order, as --help shows it.
+# step name -> module; the order is the pipeline's order, as --help shows it, then the tools.
 COMMANDS: dict[str, str] = {
     "demo-cohort": "demo",
     "cohort": "cohort",
@@ -43,6 +43,7 @@ COMMANDS: dict[str, str] = {
     "ceiling": "ceiling",
     "export-attention": "export_attention",
     "summary": "summary",
+    "kernel-check": "kernel_check",  # not a step: compares two machines' CPU kernels
 }
 
 

@@ -1,0 +1,192 @@
+"""The bits this machine's CPU kernels give: a fingerprint to compare two machines by.
+
+Every step computes with the kernels kernels.py picks, and a result is reproducible on
+another machine only if those kernels add the same floats in the same order there. Some
+libraries choose more than the vector width from the CPU: oneDNN, for one, picks the
+blocking of a strided convolution's backward pass from the L1 and L2 cache sizes, so two
+CPUs with the same AVX2 kernels could still group a sum differently. This module runs the
+pipeline's numerical building blocks at the shapes the steps use them (the patch encoder's
+pretraining step and embedding pass, the transposed convolutions of the brain-extraction
+network's decoder, the fusion transformer's training step, NumPy/OpenBLAS, SciPy,
+scikit-learn's logistic regression, ITK's N4) on fixed inputs and hashes their outputs.
+Two machines (a laptop and the cluster's nodes, an AVX-512 and an AVX2-only CPU) with the
+same fingerprint compute those blocks to the same bits; ``neurofusion kernel-check`` prints it.
+
+The probes are sized to run in about a second natively, and in under a minute under a CPU
+emulator (tests/test_fingerprint.py runs them on an emulated AVX2-only AMD EPYC).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable
+
+import numpy as np
+
+
+def _digest(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _generator(seed: int):
+    import torch
+
+    return torch.Generator().manual_seed(seed)
+
+
+def encoder_pretraining_step() -> str:
+    """The builtin encoder's forward and backward on a pretraining batch (64 patches of 12^3).
+
+    Covers oneDNN's direct convolutions, the strided convolutions' backward-data kernels
+    (cache-size-dependent blocking) and the im2col/GEMM weight gradients.
+    """
+    import torch
+
+    from .embeddings.builtin import BuiltinConfig, BuiltinEncoder
+
+    torch.manual_seed(0)
+    encoder = BuiltinEncoder(BuiltinConfig())
+    x = torch.randn(64, 1, 12, 12, 12, generator=_generator(1))
+    y = encoder(x)
+    y.square().mean().backward()
+    return _digest(y, *(p.grad for p in encoder.parameters()))
+
+
+def encoder_embedding_pass() -> str:
+    """The builtin encoder's inference on an embedding batch (64 patches of 14^3)."""
+    import torch
+
+    from .embeddings.builtin import BuiltinConfig, BuiltinEncoder
+
+    torch.manual_seed(0)
+    encoder = BuiltinEncoder(BuiltinConfig()).eval()
+    with torch.inference_mode():
+        y = encoder(torch.randn(64, 1, 14, 14, 14, generator=_generator(2)))
+    return _digest(y)
+
+
+def brain_extraction_decoder() -> str:
+    """Transposed 3D convolutions at the brain-extraction network's decoder shapes (192^3 grid)."""
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    up3 = nn.ConvTranspose3d(16, 8, kernel_size=3, stride=2, padding=1, output_padding=1)
+    up2 = nn.ConvTranspose3d(8, 2, kernel_size=2, stride=2)
+    with torch.inference_mode():
+        a = up3(torch.randn(1, 16, 48, 48, 48, generator=_generator(3)))
+        b = up2(a[:, :, :48, :48, :48].contiguous())
+    return _digest(a, b)
+
+
+def fusion_training_step() -> str:
+    """The fusion transformer's forward and backward at config/model.yaml's demo sizes."""
+    import torch
+
+    from .model import FusionConfig
+    from .model.ensemble import build_model
+
+    torch.manual_seed(0)
+    cfg = FusionConfig(embed_dim=64, num_categories=8, max_position=16, num_flags=2, num_classes=2,
+                       hidden_dim=32, num_heads=4, num_self_layers=1, num_cross_layers=1, coord_hidden=16,
+                       linear_features=64 * 94 + 3 * 40)
+    model = build_model(cfg)
+    g = _generator(4)
+    b, p, k = 8, 94, 40
+    mri_mask = torch.ones(b, p, dtype=torch.bool)
+    mri_mask[0, -5:] = False
+    prot_mask = torch.ones(b, k, dtype=torch.bool)
+    prot_mask[1, :3] = False
+    out = model(torch.randn(b, p, 64, generator=g), torch.randn(b, p, 3, generator=g) * 40, mri_mask,
+                torch.randn(b, k, generator=g), (torch.rand(b, k, 2, generator=g) > 0.8).float(),
+                torch.arange(k) % 8, torch.arange(k) // 8, prot_mask, return_attention=True)
+    loss = torch.nn.functional.cross_entropy(out["logits"], torch.arange(b) % 2)
+    loss.backward()
+    return _digest(out["logits"], *(q.grad for q in model.parameters() if q.grad is not None))
+
+
+def numpy_blas_lapack() -> str:
+    """NumPy's SIMD reductions and transcendental functions, OpenBLAS GEMM, LAPACK solves."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((300, 200))
+    b = rng.standard_normal((200, 150))
+    x32 = rng.standard_normal(100_003).astype(np.float32)
+    spd = a.T @ a + np.eye(200)
+    return _digest(a @ b, (a.astype(np.float32) @ b.astype(np.float32)), x32.sum(), np.exp(x32), np.log1p(x32 ** 2),
+                   np.tanh(a), np.linalg.solve(spd, b), np.linalg.eigh(spd)[0], np.linalg.lstsq(a, a[:, 0], rcond=None)[0])
+
+
+def scipy_ndimage() -> str:
+    """SciPy's spline interpolation and smoothing (preprocessing and attribution maps)."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(6)
+    vol = ndimage.gaussian_filter(rng.standard_normal((24, 28, 24)).astype(np.float32), 1.5)
+    coords = rng.uniform(0, 23, size=(3, 5000))
+    return _digest(vol, ndimage.map_coordinates(vol, coords, order=3), ndimage.zoom(vol, 1.5, order=1))
+
+
+def logistic_regression() -> str:
+    """scikit-learn's L2 logistic regression (lbfgs), as the baselines and linear starts fit it."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((60, 400))
+    y = (x[:, :5].sum(axis=1) + rng.standard_normal(60) > 0).astype(int)
+    model = LogisticRegression(C=0.3, max_iter=2000).fit(x, y)
+    return _digest(model.coef_, model.intercept_, model.predict_proba(x))
+
+
+def itk_n4() -> str:
+    """ITK's N4 bias-field correction, one thread, on a small synthetic volume."""
+    import SimpleITK as sitk
+
+    rng = np.random.default_rng(8)
+    z, y, x = np.mgrid[:24, :24, :24]
+    bias = np.exp(0.3 * (x - 12) / 12 + 0.2 * (z - 12) / 12)
+    vol = ((1.0 + (rng.random((24, 24, 24)) > 0.5)) * bias * 100).astype(np.float32)
+    image = sitk.GetImageFromArray(vol)
+    image.SetSpacing((6.0, 6.0, 6.0))
+    n4 = sitk.N4BiasFieldCorrectionImageFilter()
+    n4.SetNumberOfThreads(1)
+    n4.SetMaximumNumberOfIterations([5, 5])
+    corrected = n4.Execute(image, sitk.Cast(image > 0, sitk.sitkUInt8))
+    return _digest(sitk.GetArrayFromImage(corrected))
+
+
+PROBES: dict[str, Callable[[], str]] = {
+    "encoder pretraining step": encoder_pretraining_step,
+    "encoder embedding pass": encoder_embedding_pass,
+    "brain-extraction decoder": brain_extraction_decoder,
+    "fusion training step": fusion_training_step,
+    "numpy / OpenBLAS / LAPACK": numpy_blas_lapack,
+    "scipy.ndimage": scipy_ndimage,
+    "logistic regression": logistic_regression,
+    "ITK N4": itk_n4,
+}
+
+
+def fingerprint(threads: int = 1) -> dict[str, str]:
+    """sha256 of each probe's outputs, and ``fingerprint``: the sha256 of them all, in order.
+
+    ``threads`` as a step would set it (1 is what most steps use): a reduction split over
+    another number of threads may give other bits, so compare fingerprints of one thread count.
+    """
+    from .runtime import set_threads
+
+    set_threads(threads)
+    digests = {name: probe() for name, probe in PROBES.items()}
+    digests["fingerprint"] = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
+    return digests
+
+
+def cpu_features() -> dict[str, bool]:
+    """What the CPU itself offers (NumPy's CPUID detection), whatever kernels the steps use."""
+    from numpy._core._multiarray_umath import __cpu_features__ as found
+
+    return {name: bool(found.get(name, False)) for name in ("AVX2", "FMA3", "AVX512F")}
