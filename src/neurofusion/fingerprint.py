@@ -5,9 +5,9 @@ another machine only if those kernels add the same floats in the same order ther
 libraries choose more than the vector width from the CPU: oneDNN, for one, picks the
 blocking of a strided convolution's backward pass from the L1 and L2 cache sizes, so two
 CPUs with the same AVX2 kernels could still group a sum differently. This module runs the
-pipeline's numerical building blocks at the shapes the steps use them (the patch encoder's
-pretraining step and embedding pass, the transposed convolutions of the brain-extraction
-network's decoder, the fusion transformer's training step, NumPy/OpenBLAS, SciPy,
+pipeline's numerical building blocks at the shapes and thread counts the steps use them (the
+patch encoder's pretraining and embedding pass, the transposed convolutions of the
+brain-extraction network's decoder, the three transformer variants' training, NumPy/OpenBLAS, SciPy,
 scikit-learn's logistic regression, ITK's N4) on fixed inputs and hashes their outputs.
 Two machines (a laptop and the cluster's nodes, an AVX-512 and an AVX2-only CPU) with the
 same fingerprint compute those blocks to the same bits; ``neurofusion kernel-check`` prints it.
@@ -39,22 +39,26 @@ def _generator(seed: int):
     return torch.Generator().manual_seed(seed)
 
 
-def encoder_pretraining_step() -> str:
-    """The builtin encoder's forward and backward on a pretraining batch (64 patches of 12^3).
+def encoder_pretraining() -> str:
+    """Two steps of the builtin encoder's contrastive pretraining (pretrain.py), batches of 64
+    patches of 12^3 on two threads as `embedding.threads` sets them.
 
     Covers oneDNN's direct convolutions, the strided convolutions' backward-data kernels
-    (cache-size-dependent blocking) and the im2col/GEMM weight gradients.
+    (cache-size-dependent blocking), the im2col/GEMM weight gradients split over threads, the
+    NT-Xent similarity matrix (MKL) and AdamW.
     """
     import torch
 
-    from .embeddings.builtin import BuiltinConfig, BuiltinEncoder
+    from .embeddings.pretrain import PretrainConfig, pretrain_builtin
+    from .runtime import set_threads
 
-    torch.manual_seed(0)
-    encoder = BuiltinEncoder(BuiltinConfig())
-    x = torch.randn(64, 1, 12, 12, 12, generator=_generator(1))
-    y = encoder(x)
-    y.square().mean().backward()
-    return _digest(y, *(p.grad for p in encoder.parameters()))
+    patches = np.random.default_rng(1).standard_normal((160, 14, 14, 14)).astype(np.float32)
+    set_threads(2)
+    try:
+        encoder, history, _ = pretrain_builtin(patches, PretrainConfig(epochs=1, patches_per_epoch=128, seed=0))
+    finally:
+        set_threads(1)
+    return _digest(*(p.detach() for p in encoder.parameters()), np.array([h["loss"] for h in history]))
 
 
 def encoder_embedding_pass() -> str:
@@ -84,30 +88,42 @@ def brain_extraction_decoder() -> str:
     return _digest(a, b)
 
 
-def fusion_training_step() -> str:
-    """The fusion transformer's forward and backward at config/model.yaml's demo sizes."""
+def transformer_training() -> str:
+    """Three AdamW steps of each model variant (fusion, mri, protein) at config/model.yaml's demo
+    sizes, with the linear path: MKL's GEMMs, attention, layer norm, the optimiser."""
     import torch
 
     from .model import FusionConfig
     from .model.ensemble import build_model
+    from .runtime import adamw
 
-    torch.manual_seed(0)
-    cfg = FusionConfig(embed_dim=64, num_categories=8, max_position=16, num_flags=2, num_classes=2,
-                       hidden_dim=32, num_heads=4, num_self_layers=1, num_cross_layers=1, coord_hidden=16,
-                       linear_features=64 * 94 + 3 * 40)
-    model = build_model(cfg)
+    b, p, k, e = 8, 94, 40, 64
     g = _generator(4)
-    b, p, k = 8, 94, 40
     mri_mask = torch.ones(b, p, dtype=torch.bool)
     mri_mask[0, -5:] = False
     prot_mask = torch.ones(b, k, dtype=torch.bool)
     prot_mask[1, :3] = False
-    out = model(torch.randn(b, p, 64, generator=g), torch.randn(b, p, 3, generator=g) * 40, mri_mask,
-                torch.randn(b, k, generator=g), (torch.rand(b, k, 2, generator=g) > 0.8).float(),
-                torch.arange(k) % 8, torch.arange(k) // 8, prot_mask, return_attention=True)
-    loss = torch.nn.functional.cross_entropy(out["logits"], torch.arange(b) % 2)
-    loss.backward()
-    return _digest(out["logits"], *(q.grad for q in model.parameters() if q.grad is not None))
+    inputs = (torch.randn(b, p, e, generator=g), torch.randn(b, p, 3, generator=g) * 40, mri_mask,
+              torch.randn(b, k, generator=g), (torch.rand(b, k, 2, generator=g) > 0.8).float(),
+              torch.arange(k) % 8, torch.arange(k) // 8, prot_mask)
+    labels = torch.arange(b) % 2
+    outputs = []
+    for variant, linear in (("fusion", e * p + 3 * k), ("mri", e * p), ("protein", 3 * k)):
+        torch.manual_seed(0)
+        cfg = FusionConfig(embed_dim=e, num_categories=8, max_position=16, num_flags=2, num_classes=2,
+                           hidden_dim=32, num_heads=4, num_self_layers=1, num_cross_layers=1, coord_hidden=16,
+                           linear_features=linear, variant=variant)
+        model = build_model(cfg)
+        opt = adamw(model.parameters(), lr=1e-3, weight_decay=0.01)
+        for _ in range(3):
+            out = model(*inputs, return_attention=True)
+            loss = torch.nn.functional.cross_entropy(out["logits"], labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+        outputs += [out["logits"].detach(), *(q.detach() for q in model.parameters())]
+    return _digest(*outputs)
 
 
 def numpy_blas_lapack() -> str:
@@ -160,10 +176,10 @@ def itk_n4() -> str:
 
 
 PROBES: dict[str, Callable[[], str]] = {
-    "encoder pretraining step": encoder_pretraining_step,
+    "encoder pretraining": encoder_pretraining,
     "encoder embedding pass": encoder_embedding_pass,
     "brain-extraction decoder": brain_extraction_decoder,
-    "fusion training step": fusion_training_step,
+    "transformer training": transformer_training,
     "numpy / OpenBLAS / LAPACK": numpy_blas_lapack,
     "scipy.ndimage": scipy_ndimage,
     "logistic regression": logistic_regression,
@@ -171,15 +187,15 @@ PROBES: dict[str, Callable[[], str]] = {
 }
 
 
-def fingerprint(threads: int = 1) -> dict[str, str]:
+def fingerprint() -> dict[str, str]:
     """sha256 of each probe's outputs, and ``fingerprint``: the sha256 of them all, in order.
 
-    ``threads`` as a step would set it (1 is what most steps use): a reduction split over
-    another number of threads may give other bits, so compare fingerprints of one thread count.
+    Each probe computes on the thread count its step uses by default (one; pretraining two):
+    a reduction split over another number of threads may give other bits.
     """
     from .runtime import set_threads
 
-    set_threads(threads)
+    set_threads(1)
     digests = {name: probe() for name, probe in PROBES.items()}
     digests["fingerprint"] = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return digests

@@ -6,7 +6,10 @@ so the same step gives other last bits on another CPU, and a few epochs of train
 those bits into another encoder and other AUCs. By default every ``neurofusion`` step
 therefore asks each library for its AVX2 kernels, which every x86-64 machine this
 project runs on has (measured on an AVX-512 machine: the encoder's weights after one
-epoch differ between the native and the AVX2 kernels of torch, and again of oneDNN).
+epoch differ between the native and the AVX2 kernels of torch, and again of oneDNN), and
+MKL for its vendor-independent branch. ``neurofusion kernel-check`` (fingerprint.py) shows
+whether two machines then compute the same bits; tests/test_fingerprint.py runs it on
+emulated AVX2-only CPUs.
 
 ``NEUROFUSION_CPU_KERNELS=native`` lets each library use everything the CPU has (faster
 on AVX-512/AMX, needed for ``cpu_amp``'s bf16 speed-up, but results then hold for that
@@ -25,7 +28,11 @@ MODES = ("portable", "native")
 PORTABLE_X86 = {
     "ATEN_CPU_CAPABILITY": "avx2",                      # torch's own vectorised kernels
     "ONEDNN_MAX_CPU_ISA": "AVX2",                       # oneDNN: convolutions, some matmuls
-    "MKL_CBWR": "AVX2",                                 # MKL's conditional numerical reproducibility
+    # MKL (torch's GEMMs on x86): its AVX2 branch holds on Intel CPUs only, and on AMD MKL
+    # falls back to its automatic choice (measured: other bits on an emulated AVX2-only EPYC
+    # and on an emulated Intel Haswell). COMPATIBLE (SSE2, no rcpps/rsqrtps) is the branch
+    # MKL's reproducibility guide gives for Intel and non-Intel CPUs alike.
+    "MKL_CBWR": "COMPATIBLE",
     "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",  # NumPy's AVX-512 dispatch targets
     "OPENBLAS_CORETYPE": "Haswell",                     # NumPy/SciPy's OpenBLAS: its AVX2 kernels
 }

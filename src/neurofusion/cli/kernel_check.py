@@ -12,8 +12,6 @@ HELP = "Print a fingerprint of the bits this machine's CPU kernels give; compare
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--threads", type=int, default=1,
-                        help="threads to compute with (default 1, as most steps; compare equal counts)")
     parser.add_argument("--save", metavar="JSON", help="also write the fingerprint and this CPU's description here")
     parser.add_argument("--against", metavar="JSON",
                         help="a fingerprint --save wrote on another machine: exit 1 if any block differs")
@@ -37,13 +35,12 @@ def run(args) -> int:
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NeurofusionError(f"not a fingerprint file ({type(exc).__name__})", path=args.against,
                                    fix="write one with neurofusion kernel-check --save") from None
-    digests = fingerprint(args.threads)
-    record = {"cpu": cpu_description(), "cpu_features": cpu_features(), "threads": args.threads,
+    digests = fingerprint()
+    record = {"cpu": cpu_description(), "cpu_features": cpu_features(),
               "kernels": os.environ.get(VARIABLE, "portable"), "probes": digests}
     offers = " ".join(name for name, present in record["cpu_features"].items() if present) or "no AVX2"
     # the CPU as CPUID reports it to this process (an emulator's, under one), beside /proc/cpuinfo's name
-    print(f"kernel-check: {record['cpu']}; CPUID offers {offers}; kernel mode {record['kernels']}, "
-          f"{args.threads} thread(s)")
+    print(f"kernel-check: {record['cpu']}; CPUID offers {offers}; kernel mode {record['kernels']}")
     for name, digest in digests.items():
         print(f"  {name:28s} {digest[:16]}")
     if args.save:

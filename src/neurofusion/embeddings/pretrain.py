@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import NeurofusionError
+from ..runtime import adamw
 from .augment import AugmentConfig, random_view
 from .builtin import BuiltinConfig, BuiltinEncoder
 
@@ -110,7 +111,7 @@ def pretrain_builtin(patches: np.ndarray, cfg: PretrainConfig, device: str | tor
     encoder = BuiltinEncoder(BuiltinConfig(width=cfg.width, stem_channels=cfg.stem_channels, patch_size=s)).to(device)
     head = _projection_head(cfg.width, cfg.projection_dim).to(device)
     params = list(encoder.parameters()) + list(head.parameters())
-    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    opt = adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
     per_epoch = min(m, cfg.patches_per_epoch)
     batch = max(2, min(cfg.batch_size, per_epoch))

@@ -27,7 +27,7 @@ from .. import __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from ..model import FusionConfig, FusionModel, build_model, members_of
-from ..runtime import pick_device
+from ..runtime import adamw, pick_device
 from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
 from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
                    grid_hash, patch_coords, protein_codes, split_fold, to_tensors)
@@ -337,7 +337,7 @@ def _fit_member(run: FoldRun, member, k: int, seed: int, model, dev, weights, st
 
     tc, cfg, train = run.tc, run.cfg, run.data["train"]
     trainable = [p for p in member.parameters() if p.requires_grad]
-    opt = torch.optim.AdamW(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
+    opt = adamw(trainable, lr=tc.lr, weight_decay=tc.weight_decay)
     steps_per_epoch = math.ceil(len(train) / tc.batch_size)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(
         s, tc.warmup_epochs * steps_per_epoch, tc.epochs * steps_per_epoch, tc.min_lr_ratio))
