@@ -116,7 +116,7 @@ def transformer_training() -> str:
         model = build_model(cfg)
         opt = adamw(model.parameters(), lr=1e-3, weight_decay=0.01)
         for _ in range(3):
-            out = model(*inputs, return_attention=True)
+            out = model(*inputs)  # the path training takes (scaled_dot_product_attention)
             loss = torch.nn.functional.cross_entropy(out["logits"], labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -193,16 +193,26 @@ def fingerprint() -> dict[str, str]:
     Each probe computes on the thread count its step uses by default (one; pretraining two):
     a reduction split over another number of threads may give other bits.
     """
+    import torch
+
     from .runtime import set_threads
 
+    threads = torch.get_num_threads()
     set_threads(1)
-    digests = {name: probe() for name, probe in PROBES.items()}
+    try:
+        with torch.random.fork_rng(devices=[]):  # the caller's random state is left as it was
+            digests = {name: probe() for name, probe in PROBES.items()}
+    finally:
+        torch.set_num_threads(threads)
     digests["fingerprint"] = hashlib.sha256("".join(digests.values()).encode()).hexdigest()
     return digests
 
 
 def cpu_features() -> dict[str, bool]:
     """What the CPU itself offers (NumPy's CPUID detection), whatever kernels the steps use."""
-    from numpy._core._multiarray_umath import __cpu_features__ as found
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as found
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__ as found
 
     return {name: bool(found.get(name, False)) for name in ("AVX2", "FMA3", "AVX512F")}

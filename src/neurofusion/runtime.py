@@ -78,6 +78,10 @@ def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> str:
            f"{' '.join(found)}{kernels}"
 
 
+# what adamw() builds, in the resume fingerprint: a last.pt from another optimiser is not resumed
+OPTIMISER = "adamw-fused"
+
+
 def adamw(params, lr: float, weight_decay: float):
     """AdamW as every training step (pretraining, the models) runs it: torch's fused kernel.
 

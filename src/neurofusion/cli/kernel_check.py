@@ -32,6 +32,8 @@ def run(args) -> int:
     if args.against:
         try:
             reference = json.loads(Path(args.against).read_text())["probes"]
+            if not isinstance(reference, dict):
+                raise TypeError("probes is not a table")
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise NeurofusionError(f"not a fingerprint file ({type(exc).__name__})", path=args.against,
                                    fix="write one with neurofusion kernel-check --save") from None

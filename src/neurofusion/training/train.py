@@ -27,7 +27,7 @@ from .. import __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from ..model import FusionConfig, FusionModel, build_model, members_of
-from ..runtime import adamw, pick_device
+from ..runtime import OPTIMISER, adamw, pick_device
 from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
 from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
                    grid_hash, patch_coords, protein_codes, split_fold, to_tensors)
@@ -127,7 +127,7 @@ class FoldRun:
             linear_features=linear_width(variant, len(self.patch_ids), width, len(self.protein_ids))
             if tc.linear_start else 0, **model_settings)
         self.fingerprint = fingerprint(
-            __version__, self.cfg.to_dict(), tc.to_dict(), variant, self.fold, self.split, self.protein_ids,
+            __version__, OPTIMISER, self.cfg.to_dict(), tc.to_dict(), variant, self.fold, self.split, self.protein_ids,
             self.patch_ids, coords, category, position, self.shuffle_labels,
             self.baseline_cfg.to_dict() if self.baseline_cfg is not None else None,
             *[a for raw in raws.values() for a in (raw.mri, raw.mri_mask, raw.prot_values, raw.below_lod, raw.labels)])
