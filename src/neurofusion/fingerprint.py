@@ -25,12 +25,10 @@ import numpy as np
 
 
 def _digest(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-        h.update(str(a.dtype).encode() + str(a.shape).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
+    """sha256 of arrays and tensors (their dtype, shape and bytes), in order."""
+    from .training.data import fingerprint as sha256_of
+
+    return sha256_of(*(np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a) for a in arrays))
 
 
 def _generator(seed: int):
@@ -47,8 +45,6 @@ def encoder_pretraining() -> str:
     (cache-size-dependent blocking), the im2col/GEMM weight gradients split over threads, the
     NT-Xent similarity matrix (MKL) and AdamW.
     """
-    import torch
-
     from .embeddings.pretrain import PretrainConfig, pretrain_builtin
     from .runtime import set_threads
 
