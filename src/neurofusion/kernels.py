@@ -38,6 +38,11 @@ PORTABLE_X86 = {
 }
 
 
+def is_x86(machine: str | None = None) -> bool:
+    """Whether the portable-kernel variables apply here (they name x86-64 instruction sets)."""
+    return (machine or platform.machine()).lower() in ("x86_64", "amd64")
+
+
 def choose_cpu_kernels(environ: MutableMapping[str, str] = os.environ, machine: str | None = None) -> str:
     """Set the portable-kernel variables in ``environ`` (unless native is asked for); the mode."""
     mode = environ.get(VARIABLE, "portable").strip().lower() or "portable"
@@ -46,7 +51,7 @@ def choose_cpu_kernels(environ: MutableMapping[str, str] = os.environ, machine: 
 
         raise NeurofusionError(f"{VARIABLE}={environ[VARIABLE]!r} is not a kernel mode",
                                fix=f"set it to {' or '.join(MODES)}, or unset it")
-    if mode == "portable" and (machine or platform.machine()).lower() in ("x86_64", "amd64"):
+    if mode == "portable" and is_x86(machine):
         for key, value in PORTABLE_X86.items():
             environ.setdefault(key, value)
     return mode

@@ -25,7 +25,7 @@ def run(args) -> int:
     from ..errors import NeurofusionError
     from ..fingerprint import cpu_features, fingerprint
     from ..io import write_json
-    from ..kernels import VARIABLE
+    from ..kernels import VARIABLE, is_x86
     from ..runtime import cpu_description
 
     reference = None
@@ -38,8 +38,10 @@ def run(args) -> int:
             raise NeurofusionError(f"not a fingerprint file ({type(exc).__name__})", path=args.against,
                                    fix="write one with neurofusion kernel-check --save") from None
     digests = fingerprint()
-    record = {"cpu": cpu_description(), "cpu_features": cpu_features(),
-              "kernels": os.environ.get(VARIABLE, "portable"), "probes": digests}
+    mode = os.environ.get(VARIABLE, "portable")
+    if mode == "portable" and not is_x86():
+        mode = "library defaults (not x86-64: the portable kernels name x86 instruction sets)"
+    record = {"cpu": cpu_description(), "cpu_features": cpu_features(), "kernels": mode, "probes": digests}
     offers = " ".join(name for name, present in record["cpu_features"].items() if present) or "no AVX2"
     # the CPU as CPUID reports it to this process (an emulator's, under one), beside /proc/cpuinfo's name
     print(f"kernel-check: {record['cpu']}; CPUID offers {offers}; kernel mode {record['kernels']}")
