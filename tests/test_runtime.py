@@ -1,4 +1,4 @@
-"""runtime.py: the CPU description every benchmark prints."""
+"""runtime.py: the CPU description every benchmark prints, and when bf16 on CPU would not pay off."""
 
 import os
 
@@ -30,3 +30,27 @@ def test_avx512_bf16_and_amx_are_named(tmp_path):
 def test_no_cpuinfo_still_describes_the_machine(tmp_path):
     text = cpu_description(str(tmp_path / "missing"))
     assert f"{os.cpu_count()} cores, no AVX2" in text
+
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from neurofusion.runtime import cpu_bf16_warning  # noqa: E402
+
+
+@pytest.mark.parametrize("capability, bf16, amx, says", [
+    ("AVX512", True, False, None),
+    ("AVX512", False, True, None),
+    ("AVX2", True, True, "torch runs its AVX2 kernels"),
+    ("AVX512", False, False, "neither AVX512-BF16 nor AMX"),
+    ("AVX2", False, False, "neither AVX512-BF16 nor AMX"),
+])
+def test_bf16_on_cpu_is_flagged_where_it_is_slower(monkeypatch, capability, bf16, amx, says):
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    warning = cpu_bf16_warning()
+    if says is None:
+        assert warning is None
+    else:
+        assert says in warning and "cpu_amp: false" in warning

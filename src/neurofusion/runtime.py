@@ -43,6 +43,26 @@ def pick_device(requested: str = "auto"):
     return torch.device(requested)
 
 
+def cpu_bf16_warning() -> str | None:
+    """Why bf16 autocast on this CPU (``cpu_amp: true``) would be slower than float32, or None.
+
+    bf16 pays off on CPUs with AVX512-BF16 or AMX, through kernels that use them: with the
+    portable AVX2 kernels (the default, kernels.py) or on an AVX2-only CPU, torch emulates bf16
+    in float32 and converts at every op (benchmarks/bench_model.py, AVX2 kernels on an AVX-512
+    EPYC: training at 0.2x the speed of float32).
+    """
+    import torch
+
+    capability = torch.backends.cpu.get_cpu_capability()
+    hardware = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    if capability.startswith("AVX512") and hardware:
+        return None
+    why = (f"torch runs its {capability} kernels (NEUROFUSION_CPU_KERNELS is not native)" if hardware
+           else "this CPU has neither AVX512-BF16 nor AMX")
+    return (f"cpu_amp: bf16 autocast on this CPU is slower than float32, because {why}; "
+            "set cpu_amp: false, or NEUROFUSION_CPU_KERNELS=native on an AVX512-BF16/AMX CPU")
+
+
 # vector extensions that change how fast (not what) this workload computes, as /proc/cpuinfo
 # names them: AVX-512 with BF16 and AMX make bf16 autocast on CPU pay off
 _EXTENSIONS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"), ("amx_tile", "AMX"))

@@ -122,11 +122,14 @@ def test_learning_rate_warms_up_then_decays_to_the_floor():
     assert lr_factor(1000, 10, 100, 0.1) == pytest.approx(0.1)
 
 
-def test_bf16_autocast_on_cpu_trains_and_predicts(sources, tmp_path):
+def test_bf16_autocast_on_cpu_trains_and_predicts(sources, tmp_path, capsys, monkeypatch):
+    # as under the steps' portable kernels: torch on AVX2, where bf16 is slower than float32
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
     tc = TrainConfig(**{**QUICK.to_dict(), "epochs": 2, "cpu_amp": True})
     train_fold(sources, SMALL_MODEL, tc, "fusion", 0, tmp_path, device="cpu", progress=False)
     pred = pd.read_parquet(tmp_path / "predictions.parquet")
     assert np.isfinite(pred[["prob_CN", "prob_AD"]].to_numpy()).all()
+    assert "WARNING: cpu_amp: bf16 autocast on this CPU is slower than float32" in capsys.readouterr().err
 
 
 def test_modality_dropout_hides_one_whole_modality_never_both():

@@ -27,7 +27,7 @@ from .. import __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from ..model import FusionConfig, FusionModel, build_model, members_of
-from ..runtime import OPTIMISER, adamw, pick_device
+from ..runtime import OPTIMISER, adamw, cpu_bf16_warning, pick_device
 from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
 from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
                    grid_hash, patch_coords, protein_codes, split_fold, to_tensors)
@@ -190,6 +190,8 @@ def train_fold(src: Sources, model_settings: dict, tc: TrainConfig, variant: str
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NeurofusionError("--device cuda was asked for but no CUDA device is visible",
                                fix="use --device auto or cpu, or run on a GPU node")
+    if dev.type == "cpu" and tc.cpu_amp and (warning := cpu_bf16_warning()):
+        print(f"WARNING: {warning}", file=sys.stderr, flush=True)
     run = FoldRun(src, model_settings, tc, variant, fold, shuffle_labels, baseline_cfg)
     run.linear_from = None if linear_from is None else str(linear_from)
     with deterministic(dev.type == "cpu"):
