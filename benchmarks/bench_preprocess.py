@@ -46,10 +46,10 @@ def run_ours(head: Path, out: Path, threads: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "neurofusion", "preprocess", "--t1w", str(head), "--out", str(out / "p.nii.gz"),
            "--mask", str(out / "m.nii.gz"), "--xfm", str(out / "x.mat"), "--qc", str(out / "qc.png"),
-           "--metrics", str(out / "metrics.json"), "--threads", str(threads)]
+           "--metrics", str(out / "metrics.json"), "--timings", str(out / "timings.json"), "--threads", str(threads)]
     start = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, text=True)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = dict(json.loads((out / "metrics.json").read_text()), **json.loads((out / "timings.json").read_text()))
     metrics["process_seconds"] = time.perf_counter() - start
     return metrics
 

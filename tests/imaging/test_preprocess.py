@@ -38,10 +38,11 @@ def whole_head(tmp_path):
 def test_whole_head_registers_to_the_template(whole_head, tmp_path):
     out = tmp_path / "out"
     files = {k: str(out / f"sub-007_{k}") for k in ("preproc.nii.gz", "mask.nii.gz", "xfm.mat", "qc.png",
-                                                    "metrics.json")}
+                                                    "metrics.json", "timings.json")}
     code = main(["preprocess", "--t1w", str(whole_head), "--out", files["preproc.nii.gz"],
                  "--mask", files["mask.nii.gz"], "--xfm", files["xfm.mat"], "--qc", files["qc.png"],
-                 "--metrics", files["metrics.json"], "--resolution", "2", "--min-dice", "0.99", "--threads", "2"])
+                 "--metrics", files["metrics.json"], "--timings", files["timings.json"],
+                 "--resolution", "2", "--min-dice", "0.99", "--threads", "2"])
     assert code == 0
     tpl = load_template(2.0)
     image, mask = nib.load(files["preproc.nii.gz"]), nib.load(files["mask.nii.gz"])
@@ -57,7 +58,11 @@ def test_whole_head_registers_to_the_template(whole_head, tmp_path):
     assert 1200 < metrics["brain_mask_volume_ml"] < 2400
     # --min-dice 0.99 is above what an affine reaches: flagged, with the reason, outputs still written
     assert metrics["qc_pass"] is False and "below min_dice 0.99" in metrics["qc_reason"]
-    assert set(metrics["seconds"]) >= {"read", "brain_extraction", "bias_correction", "registration", "total"}
+    # times depend on the machine: apart from the metrics, which repeat byte for byte
+    assert not {"seconds", "cpu_seconds"} & set(metrics)
+    timings = json.loads(open(files["timings.json"]).read())
+    assert set(timings["seconds"]) >= {"read", "brain_extraction", "bias_correction", "registration", "total"}
+    assert timings["participant_id"] == "sub-007" and set(timings["cpu_seconds"]) == set(timings["seconds"])
     assert open(files["qc.png"], "rb").read(8) == b"\x89PNG\r\n\x1a\n"
 
 

@@ -166,10 +166,9 @@ def tiny_copy(tiny_run, tmp_path) -> TinyRun:
     return tiny_run.copy(tmp_path / "run")
 
 
-# Outputs that may differ between two runs of the same inputs: logs, Snakemake's resource
-# benchmarks, and the per-step times in the preprocessing metrics (compared without them).
+# Outputs that may differ between two runs of the same inputs: logs (times per step among
+# them) and Snakemake's resource benchmarks. Everything else must repeat byte for byte.
 _RUN_DEPENDENT = ("logs", "benchmarks")
-_TIMING_KEYS = ("seconds", "cpu_seconds")
 
 
 def result_files(results: Path) -> list[Path]:
@@ -179,19 +178,8 @@ def result_files(results: Path) -> list[Path]:
 
 
 def assert_same_results(expected: Path, actual: Path) -> None:
-    """Two results folders hold the same files with the same bytes (timings aside)."""
-    import json
-
+    """Two results folders hold the same files with the same bytes (logs and benchmarks aside)."""
     files = result_files(expected)
     assert files == result_files(actual), "the two runs wrote different sets of files"
-    differ = []
-    for rel in files:
-        a, b = expected / rel, actual / rel
-        if rel.name.endswith("_desc-metrics.json"):
-            strip = lambda p: {k: v for k, v in json.loads(p.read_text()).items() if k not in _TIMING_KEYS}
-            same = strip(a) == strip(b)
-        else:
-            same = a.read_bytes() == b.read_bytes()
-        if not same:
-            differ.append(str(rel))
+    differ = [str(rel) for rel in files if (expected / rel).read_bytes() != (actual / rel).read_bytes()]
     assert not differ, f"{len(differ)} of {len(files)} outputs differ: {differ[:20]}"

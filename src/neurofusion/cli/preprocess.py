@@ -11,7 +11,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--mask", required=True, help="template-space brain mask (.nii.gz, uint8)")
     parser.add_argument("--xfm", required=True, help="forward affine transform, ITK/ANTs .mat (template -> subject points)")
     parser.add_argument("--qc", default=None, help="QC picture (.png): three planes with the template outline")
-    parser.add_argument("--metrics", default=None, help="metrics (.json): Dice, similarity, volume, time per step, qc_pass")
+    parser.add_argument("--metrics", default=None, help="metrics (.json): Dice, similarity, volume, qc_pass "
+                                                         "(no times: the same bytes on any machine)")
+    parser.add_argument("--timings", default=None, help="wall and CPU seconds per step (.json), for benchmarks; "
+                                                         "the log line has them too")
     parser.add_argument("--resolution", type=float, default=2.0, help="template grid spacing in mm (default 2; 1 works)")
     parser.add_argument("--min-dice", type=float, default=0.85,
                         help="Dice with the template brain mask below which qc_pass is false (default 0.85)")
@@ -36,7 +39,7 @@ def run(args) -> int:
     from ..imaging.registration import SEED
 
     outputs = PreprocessOutputs(image=args.out, mask=args.mask, transform=args.xfm, qc_png=args.qc,
-                                metrics=args.metrics)
+                                metrics=args.metrics, timings=args.timings)
     metrics = preprocess_t1w(args.t1w, outputs, resolution=args.resolution, min_dice=args.min_dice,
                              seed=SEED if args.seed is None else args.seed, threads=threads,
                              template_dir=args.template_dir, on_error=args.on_error)

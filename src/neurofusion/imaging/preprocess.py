@@ -43,9 +43,10 @@ class PreprocessOutputs:
     transform: str
     qc_png: str | None = None
     metrics: str | None = None
+    timings: str | None = None  # seconds per step: the machine's, so kept out of ``metrics``
 
     def paths(self) -> list[str]:
-        return [p for p in (self.image, self.mask, self.transform, self.qc_png, self.metrics) if p]
+        return [p for p in (self.image, self.mask, self.transform, self.qc_png, self.metrics, self.timings) if p]
 
 
 @dataclass
@@ -177,9 +178,7 @@ def preprocess_t1w(t1w: str, outputs: PreprocessOutputs, resolution: float = 2.0
                          f"r {metrics['correlation']:.2f}   QC {verdict}")
                 save_qc_png(tmp_of[outputs.qc_png], image, mask, tpl.mask, title)
             timer.lap("write")
-            _add_times(metrics, timer)
-            if outputs.metrics:
-                write_json(tmp_of[outputs.metrics], metrics)
+            _write_records(metrics, timer, outputs, tmp_of)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return metrics
@@ -225,9 +224,19 @@ def _register(t1w, reg_tpl, tpl, resolution, seed, workdir, timer):
     return scan, native_mask, image, mask, transform
 
 
-def _add_times(metrics: dict, timer: _Timer) -> None:
+def _write_records(metrics: dict, timer: _Timer, outputs: PreprocessOutputs, tmp_of: dict) -> None:
+    """The metrics (the same bytes on every machine and run) and, apart, the times per step.
+
+    Wall and CPU seconds depend on the machine and its load, so they never go into the
+    metrics file: same inputs, same outputs. The returned metrics carry them for the log line.
+    """
+    if outputs.metrics:
+        write_json(tmp_of[outputs.metrics], metrics)
     metrics["seconds"] = dict(timer.seconds, total=round(sum(timer.seconds.values()), 3))
     metrics["cpu_seconds"] = dict(timer.cpu_seconds, total=round(sum(timer.cpu_seconds.values()), 3))
+    if outputs.timings:
+        write_json(tmp_of[outputs.timings], {"participant_id": metrics["participant_id"],
+                                             "seconds": metrics["seconds"], "cpu_seconds": metrics["cpu_seconds"]})
 
 
 def _write_failure(t1w, outputs: PreprocessOutputs, reason: str, tpl, min_dice, seed, threads, timer) -> dict:
@@ -255,9 +264,7 @@ def _write_failure(t1w, outputs: PreprocessOutputs, reason: str, tpl, min_dice, 
         if outputs.qc_png:
             save_failure_png(tmp_of[outputs.qc_png], metrics["participant_id"] or os.path.basename(t1w), reason)
         timer.lap("write")
-        _add_times(metrics, timer)
-        if outputs.metrics:
-            write_json(tmp_of[outputs.metrics], metrics)
+        _write_records(metrics, timer, outputs, tmp_of)
     return metrics
 
 
