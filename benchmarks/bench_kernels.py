@@ -36,9 +36,6 @@ MODES = {
 }
 WORKLOADS = ("pretraining epoch", "embedding pass", "brain extraction", "transformer, fused AdamW",
              "transformer, unfused AdamW")
-# variables kernels.py sets: cleared for each child, so a setting of the caller's does not leak in
-KERNEL_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES",
-                    "OPENBLAS_CORETYPE", "NEUROFUSION_CPU_KERNELS")
 
 
 def _best(fn, repeats: int) -> float:
@@ -165,7 +162,7 @@ def main(argv=None) -> int:
         child(args.only, args.repeats)
         return 0
 
-    from neurofusion.kernels import choose_cpu_kernels
+    from neurofusion.kernels import PORTABLE_X86, VARIABLE, choose_cpu_kernels
 
     choose_cpu_kernels()  # this process's line below then names the steps' own kernels
     from neurofusion.runtime import cpu_description
@@ -176,7 +173,8 @@ def main(argv=None) -> int:
     results: dict[str, dict] = {}
     for round_ in range(1, args.rounds + 1):
         for mode, settings in MODES.items():
-            env = {k: v for k, v in os.environ.items() if k not in KERNEL_VARIABLES}
+            # what kernels.py sets is cleared for each child, so a setting of the caller's does not leak in
+            env = {k: v for k, v in os.environ.items() if k not in PORTABLE_X86 and k != VARIABLE}
             env.update(settings, OMP_WAIT_POLICY="PASSIVE")
             proc = subprocess.run([sys.executable, __file__, "--child", "--repeats", str(args.repeats), "--only",
                                    *args.only], env=env, capture_output=True, text=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import re
 import shutil
 import subprocess
@@ -22,10 +21,14 @@ import pytest
 
 from neurofusion.cli import main
 from neurofusion.fingerprint import PROBES, cpu_features, fingerprint
-from neurofusion.kernels import PORTABLE_X86, VARIABLE
+from neurofusion.kernels import PORTABLE_X86, VARIABLE, is_x86
 
-X86 = platform.machine().lower() in ("x86_64", "amd64")
+X86 = is_x86()
 QEMU = shutil.which("qemu-x86_64")
+# opt-in, like the SLURM test: emulation costs minutes of both cores (about 1.5 min per CPU quiet,
+# twice that on a loaded machine), more than a user's `make test` should spend unasked
+OPT_IN = "NEUROFUSION_TEST_EMULATED"
+OPTED_IN = os.environ.get(OPT_IN) == "1"
 
 
 def _qemu_version(qemu: str | None) -> tuple[int, ...]:
@@ -39,8 +42,8 @@ def _qemu_version(qemu: str | None) -> tuple[int, ...]:
         return ()
 
 
-# QEMU before 7.2 lacks the AVX2 this check needs (its TCG gained AVX/AVX2 in 7.2)
-QEMU_VERSION = _qemu_version(QEMU)
+# QEMU before 7.2 lacks the AVX2 this check needs (its TCG gained AVX/AVX2 in 7.2); asked only when opted in
+QEMU_VERSION = _qemu_version(QEMU) if OPTED_IN else ()
 # an AVX2-only AMD EPYC (Zen 3) and an Intel Haswell: MKL, for one, takes other code paths on
 # Intel than on AMD, and oneDNN sizes some blockings by the caches
 EMULATED_CPUS = ("EPYC-Milan", "Haswell-v4")
@@ -102,18 +105,15 @@ def test_native_kernels_change_the_fingerprint(tmp_path):
     assert native["probes"]["encoder pretraining"] != portable["probes"]["encoder pretraining"]
 
 
-# opt-in, like the SLURM test: emulation costs minutes of both cores (about 1.5 min per CPU quiet,
-# twice that on a loaded machine), more than a user's `make test` should spend unasked
-OPT_IN = "NEUROFUSION_TEST_EMULATED"
 needs_qemu = [
     pytest.mark.slow,
-    pytest.mark.skipif(os.environ.get(OPT_IN) != "1",
+    pytest.mark.skipif(not OPTED_IN,
                        reason=f"opt-in: set {OPT_IN}=1 to run it (needs qemu-user: apt-get install qemu-user; "
                               ".ci/run sets it and installs qemu-user)"),
     pytest.mark.skipif(not X86, reason="the portable kernels and the emulated CPU are x86-64"),
     pytest.mark.skipif(QEMU is None, reason="needs QEMU's user-mode emulator: apt-get install qemu-user "
                                             "(.ci/run installs it when run as root)"),
-    pytest.mark.skipif(QEMU is not None and QEMU_VERSION < (7, 2),
+    pytest.mark.skipif(OPTED_IN and QEMU is not None and QEMU_VERSION < (7, 2),
                        reason=f"needs QEMU 7.2 or later (AVX2 emulation); {QEMU} is "
                               f"{'.'.join(map(str, QEMU_VERSION)) or 'of an unknown version'}"),
 ]

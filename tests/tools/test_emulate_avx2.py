@@ -34,8 +34,8 @@ def stand_in(tmp_path):
     return env, log
 
 
-def _run(args, env, **kw):
-    return subprocess.run([shutil.which("bash"), str(TOOL), *args], env=env, capture_output=True, text=True, timeout=300, **kw)
+def _run(args, env):
+    return subprocess.run([shutil.which("bash"), str(TOOL), *args], env=env, capture_output=True, text=True, timeout=300)
 
 
 def test_a_neurofusion_step_runs_under_the_emulator_with_the_cpu_asked_for(stand_in):
@@ -47,7 +47,7 @@ def test_a_neurofusion_step_runs_under_the_emulator_with_the_cpu_asked_for(stand
     assert "-m neurofusion --version" in log.read_text()
 
 
-def test_a_workflow_command_finds_the_wrapped_neurofusion_on_path(stand_in, tmp_path):
+def test_a_workflow_command_finds_the_wrapped_neurofusion_on_path(stand_in):
     env, log = stand_in
     proc = _run(["bash", "-c", "neurofusion --version && command -v neurofusion"], env)
     assert proc.returncode == 0, proc.stderr
