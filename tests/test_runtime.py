@@ -54,3 +54,32 @@ def test_bf16_on_cpu_is_flagged_where_it_is_slower(monkeypatch, capability, bf16
         assert warning is None
     else:
         assert says in warning and "cpu_amp: false" in warning
+
+
+def test_deterministic_flag_without_importing_the_compiler():
+    """use_deterministic_algorithms sets torch's flag both ways and leaves torch._inductor unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from neurofusion.runtime import use_deterministic_algorithms as u\n"
+            "u(True); on = torch.are_deterministic_algorithms_enabled()\n"
+            "u(False); off = torch.are_deterministic_algorithms_enabled()\n"
+            "print(on, off, 'torch._inductor' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False", "False"]
+
+
+def test_deterministic_flag_reaches_inductor_once_it_is_loaded():
+    import torch
+    import torch._inductor.config as inductor
+
+    from neurofusion.runtime import use_deterministic_algorithms
+
+    before = torch.are_deterministic_algorithms_enabled()
+    try:
+        use_deterministic_algorithms(True)
+        assert inductor.deterministic and torch.are_deterministic_algorithms_enabled()
+    finally:
+        torch.use_deterministic_algorithms(before)
+    assert inductor.deterministic == before

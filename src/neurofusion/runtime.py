@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -96,6 +97,21 @@ def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> str:
         kernels = ""
     return f"{model or platform.processor() or platform.machine()}, {os.cpu_count() or 1} cores, " \
            f"{' '.join(found)}{kernels}"
+
+def use_deterministic_algorithms(mode: bool) -> None:
+    """``torch.use_deterministic_algorithms(mode)`` without its import of torch._inductor.
+
+    torch's function imports ``torch._inductor.config`` (~1.1 s, the dynamo compiler stack)
+    only to copy ``mode`` into inductor's own flag, which matters to ``torch.compile`` alone.
+    Each training job paid that second for a flag it never read (it compiles on CUDA only,
+    where the flag stays off). The flag is still set when inductor is already loaded.
+    """
+    import torch
+
+    inductor = sys.modules.get("torch._inductor.config")
+    if inductor is not None:
+        inductor.deterministic = mode
+    torch._C._set_deterministic_algorithms(bool(mode))
 
 
 # what adamw() builds, in the resume fingerprint: a last.pt from another optimiser is not resumed

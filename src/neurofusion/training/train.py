@@ -27,7 +27,7 @@ from .. import __version__
 from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from ..model import FusionConfig, FusionModel, build_model, members_of
-from ..runtime import OPTIMISER, adamw, cpu_bf16_warning, pick_device
+from ..runtime import OPTIMISER, adamw, cpu_bf16_warning, pick_device, use_deterministic_algorithms
 from .checkpoint import load_resume_state, save_checkpoint, save_resume_state
 from .data import (NUM_FLAGS, Batchable, Normaliser, Sources, available, eligible, fingerprint, gather,
                    grid_hash, patch_coords, protein_codes, split_fold, to_tensors)
@@ -83,11 +83,11 @@ def hide_modality(batch: dict, p: float) -> None:
 @contextlib.contextmanager
 def deterministic(enabled: bool):
     before = torch.are_deterministic_algorithms_enabled()
-    torch.use_deterministic_algorithms(enabled or before)
+    use_deterministic_algorithms(enabled or before)
     try:
         yield
     finally:
-        torch.use_deterministic_algorithms(before)
+        use_deterministic_algorithms(before)
 
 
 # ---- the run -----------------------------------------------------------------------------------
