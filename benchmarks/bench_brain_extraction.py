@@ -17,8 +17,6 @@ from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: t
 
 choose_cpu_kernels()
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -30,7 +28,8 @@ from neurofusion.demo.deform import SmoothWarp
 from neurofusion.imaging.brain_extraction import extract_brain, network_shapes
 from neurofusion.imaging.nifti import load_scan
 from neurofusion.imaging.qc import dice
-from neurofusion.runtime import cpu_description, set_threads
+
+from demo_scans import as_read, begin
 
 BASELINE = (128, 256)  # deepbet's BrainExtraction.run_model defaults
 DEFAULT = tuple(g[0] for g in network_shapes(2.0))  # the step's grids on the 2 mm path
@@ -53,23 +52,13 @@ def true_brain_ras(path: Path, scan_truth: dict) -> np.ndarray:
     inv = np.linalg.inv(head.affine).astype(np.float32)
     coords = np.stack([inv[n, n] * (x, y, z)[n] + inv[n, 3] for n in range(3)])
     brain = ndimage.map_coordinates(head.brain.astype(np.float32), coords, order=1, mode="constant") > 0.5
-    ornt = nib.orientations.ornt_transform(nib.orientations.io_orientation(img.affine),
-                                           nib.orientations.axcodes2ornt("RAS"))
-    return nib.orientations.apply_orientation(brain, ornt).astype(bool)
+    return as_read(brain, img).astype(bool)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--scans", type=int, default=20)
-    args = parser.parse_args()
-    set_threads(1)
-    truth = json.loads((args.results / "demo" / "truth.json").read_text())
-    subjects = [s for s, v in truth["subjects"].items() if v["has_scan"]][:args.scans]
-    print(f"cpu: {cpu_description()}", flush=True)  # CPU seconds hold for this CPU
+    _, truth, scans = begin(__doc__)
     rows = {s: [] for s in SETTINGS}
-    for sub in subjects:
-        path = args.results / "demo" / "bids" / sub / "anat" / f"{sub}_T1w.nii.gz"
+    for sub, path in scans:
         scan = load_scan(str(path))
         true = true_brain_ras(path, truth["subjects"][sub]["scan"])
         extract_brain(scan.data, 2.0)  # warm-up: model load, first-call allocations
@@ -78,7 +67,8 @@ def main() -> None:
             mask = extract_brain(scan.data, 2.0, shape=(brain,) * 3, bbox_shape=(bbox,) * 3)
             rows[(bbox, brain)].append((dice(mask, true), time.process_time() - start))
     base_cpu = np.mean([c for _, c in rows[BASELINE]])
-    print(f"{len(subjects)} demo scans (voxels {sorted({tuple(truth['subjects'][s]['scan']['voxel_size_mm']) for s in subjects})[:3]}...)")
+    sizes = sorted({"x".join(f"{v:g}" for v in truth["subjects"][s]["scan"]["voxel_size_mm"]) for s, _ in scans})
+    print(f"{len(scans)} demo scans, voxels {', '.join(sizes)} mm")
     print(f"{'box grid':>9} {'brain grid':>11} {'Dice mean':>10} {'Dice min':>9} {'CPU s':>7} {'vs baseline':>12}")
     for (bbox, brain), values in rows.items():
         d, cpu = np.mean(values, axis=0)

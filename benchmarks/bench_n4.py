@@ -16,8 +16,6 @@ from neurofusion.kernels import choose_cpu_kernels  # before numpy/torch load: t
 
 choose_cpu_kernels()  # AVX2 kernels unless NEUROFUSION_CPU_KERNELS=native, as every step
 
-import argparse
-import json
 import time
 from pathlib import Path
 
@@ -28,7 +26,8 @@ import neurofusion.imaging.preprocess as preprocess
 from neurofusion.demo.acquisition import BiasField
 from neurofusion.imaging.brain_extraction import extract_brain
 from neurofusion.imaging.nifti import load_scan
-from neurofusion.runtime import cpu_description, set_threads
+
+from demo_scans import as_read, begin
 
 BASELINE = (4.0, (10, 10, 10))
 SETTINGS = [BASELINE, (4.0, (10, 10)), (6.0, (10, 10)), (6.0, (5, 5)), (6.0, (20,)), (8.0, (10, 10))]
@@ -38,9 +37,7 @@ def true_field_ras(path: Path, bias: dict) -> np.ndarray:
     """The planted field on the stored array's grid, reoriented to RAS as load_scan reads it."""
     img = nib.load(str(path))
     field = BiasField(np.array(bias["linear"]), np.array(bias["quadratic"]), bias["cross"]).evaluate(img.shape)
-    ornt = nib.orientations.ornt_transform(nib.orientations.io_orientation(img.affine),
-                                           nib.orientations.axcodes2ornt("RAS"))
-    return nib.orientations.apply_orientation(field, ornt)
+    return as_read(field, img)
 
 
 def residual_sd(data: np.ndarray, corrected: np.ndarray, field: np.ndarray, mask: np.ndarray) -> float:
@@ -50,18 +47,10 @@ def residual_sd(data: np.ndarray, corrected: np.ndarray, field: np.ndarray, mask
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=Path("results"))
-    parser.add_argument("--scans", type=int, default=20)
-    args = parser.parse_args()
-    set_threads(1)
-    truth = json.loads((args.results / "demo" / "truth.json").read_text())
-    subjects = [s for s, v in truth["subjects"].items() if v["has_scan"]][:args.scans]
-    print(f"cpu: {cpu_description()}", flush=True)  # CPU seconds hold for this CPU
+    _, truth, scans = begin(__doc__)
     rows = {s: [] for s in SETTINGS}
     uncorrected = []
-    for sub in subjects:
-        path = args.results / "demo" / "bids" / sub / "anat" / f"{sub}_T1w.nii.gz"
+    for sub, path in scans:
         scan = load_scan(str(path))
         mask = extract_brain(scan.data, 2.0)
         field = true_field_ras(path, truth["subjects"][sub]["scan"]["bias"])
@@ -74,7 +63,7 @@ def main() -> None:
             rows[(grid, iterations)].append((residual_sd(scan.data, corrected, field, mask),
                                              time.process_time() - start))
     base_cpu = np.mean([c for _, c in rows[BASELINE]])
-    print(f"{len(subjects)} demo scans; bias left inside the brain when uncorrected: SD {np.mean(uncorrected):.4f}")
+    print(f"{len(scans)} demo scans; bias left inside the brain when uncorrected: SD {np.mean(uncorrected):.4f}")
     print(f"{'grid':>6} {'levels':>10} {'bias left (SD)':>15} {'CPU s':>7} {'vs baseline':>12}")
     for (grid, iterations), values in rows.items():
         sd, cpu = np.mean(values, axis=0)
