@@ -26,7 +26,7 @@ from neurofusion.kernels import PORTABLE_X86, VARIABLE, is_x86
 X86 = is_x86()
 QEMU = shutil.which("qemu-x86_64")
 # opt-in, like the SLURM test: emulation costs minutes of both cores (about 1.5 min per CPU quiet on
-# this project's EPYC machines, twice that loaded; more than 15 min for the Haswell on an Intel Xeon
+# this project's EPYC machines, twice that loaded; about 16 min each on an Intel Xeon
 # host), more than a user's `make test` should spend unasked
 OPT_IN = "NEUROFUSION_TEST_EMULATED"
 OPTED_IN = os.environ.get(OPT_IN) == "1"
@@ -51,7 +51,7 @@ EMULATED_CPUS = ("EPYC-Milan", "Haswell-v4")
 
 
 # A guard against a hung process, not a budget: how long emulation takes depends on the host
-# (an emulated Haswell ran past 15 min on an Intel Xeon host where an EPYC host needs 1.5 min)
+# (16 min per emulated CPU on an Intel Xeon host where an EPYC host needs 1.5 min)
 HANG_SECONDS = {"host": 900, "emulated": 3600}
 
 
