@@ -26,8 +26,8 @@ from neurofusion.kernels import PORTABLE_X86, VARIABLE, is_x86
 X86 = is_x86()
 QEMU = shutil.which("qemu-x86_64")
 # opt-in, like the SLURM test: emulation costs minutes of both cores (about 1.5 min per CPU quiet on
-# this project's EPYC machines, twice that loaded; about 16 min each on an Intel Xeon
-# host), more than a user's `make test` should spend unasked
+# this project's EPYC machines, twice that loaded; 11-16 min each on an Intel Xeon host with the
+# earlier two-step pretraining probe, ~7.5 min with one), more than a user's `make test` should spend unasked
 OPT_IN = "NEUROFUSION_TEST_EMULATED"
 OPTED_IN = os.environ.get(OPT_IN) == "1"
 

@@ -12,8 +12,11 @@ scikit-learn's logistic regression, ITK's N4) on fixed inputs and hashes their o
 Two machines (a laptop and the cluster's nodes, an AVX-512 and an AVX2-only CPU) with the
 same fingerprint compute those blocks to the same bits; ``neurofusion kernel-check`` prints it.
 
-The probes are sized to run in about a second natively, and in under a minute under a CPU
-emulator (tests/test_fingerprint.py runs them on an emulated AVX2-only AMD EPYC).
+The probes run at the steps' own shapes, in ~3 s natively. Under a CPU emulator
+(tests/test_fingerprint.py runs them on an emulated AVX2-only AMD EPYC and an Intel
+Haswell) they take minutes, how many depending on the host (~7.5 min per emulated CPU on an
+Intel Xeon host, half of it the pretraining step), so each runs the steps' shapes once or a
+few times, never a whole epoch.
 """
 
 from __future__ import annotations
@@ -38,8 +41,13 @@ def _generator(seed: int):
 
 
 def encoder_pretraining() -> str:
-    """Two steps of the builtin encoder's contrastive pretraining (pretrain.py), batches of 64
-    patches of 12^3 on two threads as `embedding.threads` sets them.
+    """One step of the builtin encoder's contrastive pretraining (pretrain.py): two views of a
+    batch of 64 patches of 12^3, forward and backward, on two threads as `embedding.threads`
+    sets them, then AdamW. It hashes the weights after the step and the step's gradients: AdamW's
+    first step moves each weight by about lr * sign(gradient), which would hide the gradients'
+    low bits. (It took two steps before; a second runs the same kernels at the same shapes
+    again, and under an emulator this probe is most of the fingerprint's time: an emulated
+    Haswell on an Intel Xeon host, 4 min of 7.5 in all, where two steps took 8 of 11.5.)
 
     Covers oneDNN's direct convolutions, the strided convolutions' backward-data kernels
     (cache-size-dependent blocking), the im2col/GEMM weight gradients split over threads, the
@@ -51,10 +59,13 @@ def encoder_pretraining() -> str:
     patches = np.random.default_rng(1).standard_normal((160, 14, 14, 14)).astype(np.float32)
     set_threads(2)
     try:
-        encoder, history, _ = pretrain_builtin(patches, PretrainConfig(epochs=1, patches_per_epoch=128, seed=0))
+        encoder, history, _ = pretrain_builtin(patches, PretrainConfig(epochs=1, patches_per_epoch=64, seed=0))
     finally:
         set_threads(1)
-    return _digest(*(p.detach() for p in encoder.parameters()), np.array([h["loss"] for h in history]))
+    weights = list(encoder.parameters())
+    assert all(w.grad is not None for w in weights), "every weight has the step's gradient"
+    return _digest(*(w.detach() for w in weights), *(w.grad for w in weights),
+                   np.array([h["loss"] for h in history]))
 
 
 def encoder_embedding_pass() -> str:
