@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from neurofusion.imaging.batches import scan_batches
+
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -38,7 +40,10 @@ def test_default_config_plans_every_stage(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     n_scans = cfg["demo_cohort"]["n_subjects"] - cfg["demo_cohort"]["n_without_scan"]
     assert jobs["demo_cohort"] == 1
-    assert jobs["preprocess_t1"] == jobs["extract_patches"] == n_scans
+    assert jobs["extract_patches"] == n_scans and "preprocess_t1" not in jobs
+    # preprocessing in batches of ~preprocess.scans_per_job scans (neurofusion.imaging.batches)
+    batches = {rule for rule in jobs if rule.startswith("preprocess_batch_")}
+    assert 1 < len(batches) < n_scans and all(jobs[rule] == 1 for rule in batches)
     assert jobs["train"] == len(cfg["variants"]) * cfg["cohort"]["folds"]
     # the shuffled-label control of the attribution maps: one more training job per fold and attention variant
     assert jobs["train_shuffled"] == len(cfg["attention"]["variants"]) * cfg["cohort"]["folds"]
@@ -73,7 +78,13 @@ def test_user_config_plans_the_right_jobs(user_bids):
     assert out.returncode == 0, out.stderr
     jobs = planned(out)
     assert "demo_cohort" not in jobs
-    assert jobs["preprocess_t1"] == 3 and jobs["embed_patches"] == 2
+    batches = scan_batches(["01", "02", "03"], yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
+                           ["preprocess"]["scans_per_job"])
+    assert {rule for rule in jobs if rule.startswith("preprocess")} == {f"preprocess_batch_{b[0]}" for b in batches}
+    assert jobs["embed_patches"] == 2
+    per_scan = user_bids.parent / "per_scan.yaml"
+    per_scan.write_text(yaml.safe_dump({**yaml.safe_load(user_bids.read_text()), "preprocess": {"scans_per_job": 1}}))
+    assert planned(snakemake("-n", "--configfile", str(per_scan)))["preprocess_t1"] == 3
     assert "ceiling" not in jobs                     # nothing was planted in a user's cohort
     assert "sub-02_ses-bl_space-MNI152NLin2009aSym_res-2_desc-preproc_T1w.nii.gz" in out.stdout
 

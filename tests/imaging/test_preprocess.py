@@ -149,3 +149,52 @@ def test_unusable_scan_stops_naming_the_file_under_stop(bad_scans, tmp_path, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(truncated) in err[0] and "truncated" in err[0]
     assert not out.exists() or not list(out.iterdir())
+
+
+BATCH_FILES = ("preproc.nii.gz", "mask.nii.gz", "xfm.mat", "qc.png", "metrics.json")
+
+
+def _preprocess_batch(scans, out, *extra):
+    """One `neurofusion preprocess` process for several scans: one path per scan after each flag."""
+    flags = []
+    for flag, name in zip(("--out", "--mask", "--xfm", "--qc", "--metrics"), BATCH_FILES):
+        flags += [flag, *(str(out / scan.name.split("_")[0] / name) for scan in scans)]
+    return main(["preprocess", "--t1w", *map(str, scans), *flags, *extra])
+
+
+@pytest.mark.slow
+def test_a_batch_gives_every_scan_the_bytes_it_gets_alone(whole_head, bad_scans, tmp_path):
+    """Several scans in one process (`preprocess.scans_per_job`): warm imports and networks, same
+    outputs as one process per scan, a failure record for an unusable scan under exclude."""
+    _, zero = bad_scans
+    other = tmp_path / "bids" / "sub-010_T1w.nii.gz"
+    nib.save(synthetic_head(2.0, voxel_mm=(2.0, 2.0, 2.0), rotation_deg=(-5.0, 4.0, 0.0), axcodes="RAS", seed=5),
+             str(other))
+    scans = [whole_head, zero, other]
+    assert _preprocess_batch(scans, tmp_path / "batch", "--on-error", "exclude") == 0
+    for scan in scans:
+        alone = tmp_path / "alone" / scan.name.split("_")[0]
+        assert _preprocess(scan, alone, "--on-error", "exclude") == 0
+        batched = tmp_path / "batch" / scan.name.split("_")[0]
+        for name in BATCH_FILES:
+            assert (batched / name).read_bytes() == (alone / name).read_bytes(), (scan.name, name)
+    assert json.loads((tmp_path / "batch" / "sub-009" / "metrics.json").read_text())["failed"] is True
+
+
+@pytest.mark.slow
+def test_a_batch_stopped_by_one_scan_leaves_no_output_of_any(whole_head, bad_scans, tmp_path, capsys):
+    truncated, _ = bad_scans
+    out = tmp_path / "stop"
+    assert _preprocess_batch([whole_head, truncated], out, "--on-error", "stop") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(truncated) in err[0] and "truncated" in err[0]
+    assert not [p for p in out.rglob("*") if p.is_file()]  # sub-007 was done, and is gone with the batch
+
+
+def test_a_batch_needs_one_path_per_scan_after_every_flag(whole_head, tmp_path, capsys):
+    code = main(["preprocess", "--t1w", str(whole_head), str(whole_head), "--out", str(tmp_path / "a.nii.gz"),
+                 str(tmp_path / "b.nii.gz"), "--mask", str(tmp_path / "m.nii.gz"), "--xfm", str(tmp_path / "x.mat"),
+                 str(tmp_path / "y.mat")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--mask has 1 paths for 2 scans" in err[0]
+    assert not list(tmp_path.glob("*.nii.gz")) and not list(tmp_path.glob("*.mat"))

@@ -29,6 +29,8 @@ CORES = 2
 TINY_CONFIG = {
     "demo_cohort": {"n_subjects": 14, "n_without_scan": 1, "seed": 7},
     "cohort": {"folds": 2},
+    # one job per scan, so that tests can name a subject's job; test_preprocess_batches.py runs batches
+    "preprocess": {"scans_per_job": 1},
     "embedding": {"shard_size": 8, "pretrain": {"epochs": 2}},
     "evaluate": {"bootstrap": 200},
     "model_config": "tiny_model.yaml",

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import ast
+import fnmatch
 import re
 import sys
 from dataclasses import dataclass
@@ -52,7 +53,9 @@ class RuleInfo:
     file: str
 
 
-_RULE = re.compile(r"^(?P<indent>[ \t]*)(?:rule|checkpoint) (?P<name>\w+):", re.MULTILINE)
+_RULE = re.compile(r"^(?P<indent>[ \t]*)(?:rule|checkpoint)(?: (?P<name>\w+))?:", re.MULTILINE)
+# a rule defined in a loop names itself: `name: f"preprocess_batch_{_batch[0]}"` is preprocess_batch_*
+_NAME = re.compile(r'^\s*name:\s*\n\s*f"(?P<name>[^"]+)"', re.MULTILINE)
 
 
 def read_rules() -> dict[str, RuleInfo]:
@@ -66,14 +69,22 @@ def read_rules() -> dict[str, RuleInfo]:
             env = re.search(r'conda:\s*\n\s*env\("(\w+)"\)', block)
             step = re.search(r"neurofusion ([a-z][a-z-]*)", block)
             code = re.search(r'code_hash\("(\w+)"\)', block)
-            rules[m.group("name")] = RuleInfo(
-                m.group("name"),
+            name = m.group("name") or re.sub(r"\{[^}]*\}", "*", _NAME.search(block).group("name"))
+            rules[name] = RuleInfo(
+                name,
                 env.group(1) if env else None,
                 step.group(1) if step else None,
                 code.group(1) if code else None,
                 path.name,
             )
     return rules
+
+
+def rule_of(name: str, rules: dict[str, RuleInfo]) -> str | None:
+    """The key in ``rules`` of a rule Snakemake lists: itself, or the loop's pattern it matches."""
+    if name in rules:
+        return name
+    return next((key for key in rules if "*" in key and fnmatch.fnmatchcase(name, key)), None)
 
 
 def _rule_block(text: str, m: re.Match) -> str:

@@ -15,7 +15,7 @@ import pytest
 from neurofusion.cli import COMMANDS
 
 from .conftest import BIN, REPO, snakemake_env
-from .imports import SRC, module_closure, module_path, read_rules
+from .imports import SRC, module_closure, module_path, read_rules, rule_of
 
 SHARED = {
     "neurofusion/__init__.py",
@@ -54,18 +54,26 @@ def hashed_files(parts: list[str]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def upstream_rules(tmp_path_factory) -> dict[str, set[str]]:
-    """rule -> every rule upstream of it, from `snakemake --rulegraph` on the default config."""
-    out = subprocess.run(
-        [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
-         "--directory", str(tmp_path_factory.mktemp("rulegraph")),
-         "--configfile", str(REPO / "config" / "config.yaml"), "--rulegraph"],
-        env=snakemake_env(), capture_output=True, text=True,
-    )
-    assert out.returncode == 0, out.stderr
-    names = dict(re.findall(r'^\s*(\d+)\[label = "(\w+)"', out.stdout, re.MULTILINE))
-    parents: dict[str, set[str]] = {n: set() for n in names.values()}
-    for a, b in re.findall(r"^\s*(\d+) -> (\d+)$", out.stdout, re.MULTILINE):
-        parents[names[b]].add(names[a])
+    """rule -> every rule upstream of it, from `snakemake --rulegraph` on the default config
+    (preprocessing in batches: preprocess_batch_*) and with one job per scan (preprocess_t1)."""
+    every = read_rules()
+    parents: dict[str, set[str]] = {}
+    per_scan = tmp_path_factory.mktemp("per_scan") / "per_scan.yaml"
+    per_scan.write_text("preprocess:\n  scans_per_job: 1\n")
+    for extra in ([], [str(per_scan)]):
+        out = subprocess.run(
+            [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"),
+             "--directory", str(tmp_path_factory.mktemp("rulegraph")),
+             "--configfile", str(REPO / "config" / "config.yaml"), *extra, "--rulegraph"],
+            env=snakemake_env(), capture_output=True, text=True,
+        )
+        assert out.returncode == 0, out.stderr
+        names = {k: rule_of(v, every) or v for k, v in
+                 re.findall(r'^\s*(\d+)\[label = "(\w+)"', out.stdout, re.MULTILINE)}
+        for n in names.values():
+            parents.setdefault(n, set())
+        for a, b in re.findall(r"^\s*(\d+) -> (\d+)$", out.stdout, re.MULTILINE):
+            parents[names[b]].add(names[a])
 
     def ancestors(rule: str) -> set[str]:
         seen, todo = set(), list(parents[rule])

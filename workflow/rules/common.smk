@@ -23,6 +23,7 @@ import yaml
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from neurofusion.cohort.participants import participants_problems
 from neurofusion.errors import NeurofusionError
+from neurofusion.imaging.batches import scan_batches
 
 
 @functools.cache
@@ -200,6 +201,8 @@ def _find_scans():
 
 SCANS = _find_scans()
 SUBJECTS = list(SCANS)
+SCANS_PER_JOB = int(config["preprocess"]["scans_per_job"])
+PREPROCESS_BATCHES = scan_batches(SUBJECTS, SCANS_PER_JOB)
 SHARD_SIZE = int(config["embedding"]["shard_size"])
 SHARDS = [f"{i:03d}" for i in range((len(SUBJECTS) + SHARD_SIZE - 1) // SHARD_SIZE)]
 FOLDS = [str(k) for k in range(int(config["cohort"]["folds"]))]
@@ -233,6 +236,11 @@ def prefix(subject):
 
 def t1w_scan(wildcards):
     return SCANS[wildcards.subject][1]
+
+
+def scan_path(pattern, subject):
+    """A per-scan path pattern (wildcards subject and ses) filled in for one subject."""
+    return pattern.format(subject=subject, ses=SCANS[subject][0])
 
 
 PREPROC_STEM = f"{R}/preprocess/sub-{{subject}}/anat/sub-{{subject}}{{ses}}_space-{SPACE}_res-{RES_LABEL}"

@@ -29,45 +29,100 @@ rule template:
         "neurofusion template --resolution {params.resolutions} --out-dir {params.out_dir:q} > {log:q} 2>&1"
 
 
-rule preprocess_t1:
-    input:
-        t1w=t1w_scan,
-        template=TEMPLATE_FILES,
-    output:
-        image=PREPROC_IMAGE,
-        mask=PREPROC_MASK,
-        xfm=PREPROC_XFM,
-        qc=report(
-            PREPROC_QC,
-            caption="../report/qc.rst",
-            category="Preprocessing QC",
-            labels={"subject": "{subject}"},
-        ),
-        metrics=PREPROC_METRICS,
-    params:
-        resolution=RES,
-        min_dice=config["preprocess"]["min_dice"],
-        on_error=config["preprocess"]["on_error"],
-        template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
-        threads=config["preprocess"]["threads"],
-        code=code_hash("preprocess"),
-    log:
-        log("preprocess/sub-{subject}{ses}"),
-    benchmark:
-        bench("preprocess/sub-{subject}{ses}")
-    conda:
-        env("imaging")
-    group:
-        "subject"
-    threads: config["preprocess"]["threads"]
-    resources:
-        mem_mb=4000,
-        runtime=15,
-    shell:
-        "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} --mask {output.mask:q} "
-        "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
-        "--resolution {params.resolution} --min-dice {params.min_dice} --on-error {params.on_error} "
-        "--threads {params.threads} > {log:q} 2>&1"
+# preprocess.scans_per_job 1: one job per scan (rule preprocess_t1, wildcard subject). More:
+# content-defined batches of scans, one rule per batch (preprocess_batch_<first subject>), so
+# that imports, deepbet's networks and matplotlib are set up once per batch, not per scan;
+# the outputs are the same bytes either way (neurofusion.imaging.batches says how batches are
+# cut so that one changed scan reruns only its own batch).
+if SCANS_PER_JOB == 1:
+
+    rule preprocess_t1:
+        input:
+            t1w=t1w_scan,
+            template=TEMPLATE_FILES,
+        output:
+            image=PREPROC_IMAGE,
+            mask=PREPROC_MASK,
+            xfm=PREPROC_XFM,
+            qc=report(
+                PREPROC_QC,
+                caption="../report/qc.rst",
+                category="Preprocessing QC",
+                labels={"subject": "{subject}"},
+            ),
+            metrics=PREPROC_METRICS,
+        params:
+            resolution=RES,
+            min_dice=config["preprocess"]["min_dice"],
+            on_error=config["preprocess"]["on_error"],
+            template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
+            threads=config["preprocess"]["threads"],
+            code=code_hash("preprocess"),
+        log:
+            log("preprocess/sub-{subject}{ses}"),
+        benchmark:
+            bench("preprocess/sub-{subject}{ses}")
+        conda:
+            env("imaging")
+        group:
+            "subject"
+        threads: config["preprocess"]["threads"]
+        resources:
+            mem_mb=4000,
+            runtime=15,
+        shell:
+            "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} --mask {output.mask:q} "
+            "--xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
+            "--resolution {params.resolution} --min-dice {params.min_dice} --on-error {params.on_error} "
+            "--threads {params.threads} > {log:q} 2>&1"
+
+else:
+    for _batch in PREPROCESS_BATCHES:
+
+        rule:
+            name:
+                f"preprocess_batch_{_batch[0]}"
+            input:
+                t1w=[SCANS[s][1] for s in _batch],
+                template=TEMPLATE_FILES,
+            output:
+                image=[scan_path(PREPROC_IMAGE, s) for s in _batch],
+                mask=[scan_path(PREPROC_MASK, s) for s in _batch],
+                xfm=[scan_path(PREPROC_XFM, s) for s in _batch],
+                qc=[
+                    report(
+                        scan_path(PREPROC_QC, s),
+                        caption="../report/qc.rst",
+                        category="Preprocessing QC",
+                        labels={"subject": s},
+                    )
+                    for s in _batch
+                ],
+                metrics=[scan_path(PREPROC_METRICS, s) for s in _batch],
+            params:
+                resolution=RES,
+                min_dice=config["preprocess"]["min_dice"],
+                on_error=config["preprocess"]["on_error"],
+                template_dir=lambda w, input: str(PurePath(input.template[0]).parent),
+                threads=config["preprocess"]["threads"],
+                code=code_hash("preprocess"),
+            log:
+                log(f"preprocess/batch-{_batch[0]}"),
+            benchmark:
+                bench(f"preprocess/batch-{_batch[0]}")
+            conda:
+                env("imaging")
+            group:
+                "subject"
+            threads: config["preprocess"]["threads"]
+            resources:
+                mem_mb=4000,
+                runtime=15 + 2 * len(_batch),
+            shell:
+                "neurofusion preprocess --t1w {input.t1w:q} --template-dir {params.template_dir:q} --out {output.image:q} "
+                "--mask {output.mask:q} --xfm {output.xfm:q} --qc {output.qc:q} --metrics {output.metrics:q} "
+                "--resolution {params.resolution} --min-dice {params.min_dice} --on-error {params.on_error} "
+                "--threads {params.threads} > {log:q} 2>&1"
 
 
 rule patch_grid:
