@@ -51,7 +51,8 @@ EMULATED_CPUS = ("EPYC-Milan", "Haswell-v4")
 
 
 # A guard against a hung process, not a budget: how long emulation takes depends on the host
-# (16 min per emulated CPU on an Intel Xeon host where an EPYC host needs 1.5 min)
+# (on an Intel Xeon host 16 min per emulated CPU with the earlier two-step pretraining probe and
+# 7.5 min with one, quiet; an EPYC host needs 1.5 min)
 HANG_SECONDS = {"host": 900, "emulated": 3600}
 
 
