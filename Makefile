@@ -47,8 +47,11 @@ compare-demo:
 report: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --cores $(CORES) --report report.html
 
+# Two pytest-xdist workers, whole test files each (tests/conftest.py orders the files), whatever
+# the machine's core count: TEST_WORKERS=0 runs the suite in one process.
+TEST_WORKERS ?= 2
 test: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=15
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -q --durations=15 $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 
 dag: setup
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake --rulegraph | dot -Tsvg > docs/rulegraph.svg

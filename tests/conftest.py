@@ -23,3 +23,29 @@ def _restore_environment():
     for key, value in _SESSION_ENVIRONMENT.items():
         if os.environ.get(key) != value:
             os.environ[key] = value
+
+
+def pytest_collection_modifyitems(config, items):
+    """Order the test files so that two pytest-xdist workers (`make test`) keep both busy.
+
+    `make test` hands out whole files (``--dist loadfile --no-loadscope-reorder``), in this
+    order: the file that first needs the tiny workflow run (session fixture ``tiny_run``,
+    built once and shared by the workers: tests/workflow/conftest.py); then the slow files
+    that do not need it, so that the other worker has work while it is built; then the
+    other files that need it, and last the fast files, which fill the gaps at the end.
+    Within a file the order stays as written. Tests do not depend on their order, so a plain
+    ``pytest`` run gets the same order and the same results.
+    """
+    files: dict[str, list] = {}
+    for item in items:
+        files.setdefault(item.nodeid.split("::", 1)[0], []).append(item)
+
+    def kind(tests) -> str:
+        if any("tiny_run" in t.fixturenames for t in tests):
+            return "tiny"
+        return "slow" if any(t.get_closest_marker("slow") for t in tests) else "fast"
+
+    kinds = {path: kind(tests) for path, tests in files.items()}
+    tiny = [p for p in files if kinds[p] == "tiny"]
+    order = tiny[:1] + [p for p in files if kinds[p] == "slow"] + tiny[1:] + [p for p in files if kinds[p] == "fast"]
+    items[:] = [t for path in order for t in files[path]]

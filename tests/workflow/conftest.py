@@ -4,10 +4,14 @@
 profiles/) into a temporary folder and runs `snakemake --cores 2` there on a tiny demo
 cohort once. Tests that change something work on `tiny_copy`, a private copy of that
 finished run (file times kept, .snakemake metadata included), and only dry-run it.
+Nothing writes into `tiny_run` itself: under pytest-xdist (`make test`) another worker may
+be copying it or comparing its files with its own run's at the same moment.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
 import shutil
@@ -108,14 +112,28 @@ class TinyRun:
 
     root: Path
     configfiles: list[Path]
+    # The shared run (``tiny_run``) is read by every worker: a Snakemake call on it (dry run,
+    # --summary, --report: they may write under .snakemake/) holds this file's exclusive lock,
+    # a copy its shared lock, so no copy sees a half-written file. Private copies have none.
+    lock: Path | None = None
 
     def snakemake(self, *args: str, timeout: float = 900, cores: int = CORES) -> subprocess.CompletedProcess:
         # one --configfile with every file (a second flag would replace the first), last, because
         # it takes every value after it: targets in ``args`` must come before it
         cmd = [str(BIN / "snakemake"), "--cores", str(cores), *args, "--configfile", *map(str, self.configfiles)]
-        return subprocess.run(
-            cmd, cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
-        )
+        with self._locked(fcntl.LOCK_EX):
+            return subprocess.run(
+                cmd, cwd=self.root, env=snakemake_env(), capture_output=True, text=True, timeout=timeout
+            )
+
+    @contextlib.contextmanager
+    def _locked(self, mode: int):
+        if self.lock is None:
+            yield
+            return
+        with open(self.lock, "a") as handle:
+            fcntl.flock(handle, mode)
+            yield
 
     def dry_run(self, *args: str) -> list[Job]:
         out = self.snakemake("-n", *args)
@@ -124,7 +142,8 @@ class TinyRun:
 
     def copy(self, dest: Path) -> "TinyRun":
         """A private copy: file times and .snakemake metadata kept, so it is equally up to date."""
-        shutil.copytree(self.root, dest, symlinks=True, copy_function=shutil.copy2)
+        with self._locked(fcntl.LOCK_SH):
+            shutil.copytree(self.root, dest, symlinks=True, copy_function=shutil.copy2)
         return TinyRun(dest, [dest / c.relative_to(self.root) for c in self.configfiles])
 
     @property
@@ -156,10 +175,29 @@ def run_tiny(root: Path, *extra: str) -> tuple[TinyRun, float]:
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> TinyRun:
-    """The whole workflow, run once on the tiny demo cohort (local, 2 cores)."""
-    run, seconds = run_tiny(tmp_path_factory.mktemp("tiny") / "run")
-    print(f"\ntiny workflow run: {seconds:.0f} s")
-    return run
+    """The whole workflow, run once on the tiny demo cohort (local, 2 cores).
+
+    Once per test session, also under pytest-xdist (`make test` runs two workers): the
+    worker that needs it first builds it in the folder the workers share, under an
+    exclusive lock, while a worker that needs it too waits on that lock. A failed build is
+    written down, so the other worker fails with the same report instead of building again.
+    """
+    base = tmp_path_factory.getbasetemp()
+    shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    root, done, failed = shared / "tiny" / "run", shared / "tiny.done", shared / "tiny.failed"
+    with open(shared / "tiny.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if failed.exists():
+            pytest.fail(failed.read_text(), pytrace=False)
+        if not done.exists():
+            try:
+                run, seconds = run_tiny(root)
+            except BaseException as exc:  # pytest.fail raises a BaseException
+                failed.write_text(str(exc) or type(exc).__name__)
+                raise
+            done.write_text(f"{seconds:.0f}\n")
+            print(f"\ntiny workflow run: {seconds:.0f} s")
+    return TinyRun(root, [root / "tiny.yaml"], lock=shared / "tiny.lock")
 
 
 @pytest.fixture

@@ -48,8 +48,9 @@ def test_summary_page_renders_in_chromium(tiny_run, tmp_path):
     assert report["errors"] == []
     console = [line for line in report["stderr"].splitlines() if "CONSOLE" in line or "Uncaught" in line]
     assert console == []
-    # the artefact: the whole page as the browser drew it
-    shot = tiny_run.results / "browser" / "summary.png"
+    # the artefact: the whole page as the browser drew it (not into the shared run: other
+    # tests compare its files with theirs, maybe at this moment, on another worker)
+    shot = tmp_path / "browser" / "summary.png"
     screenshot(CHROMIUM, page, shot, height=min(int(report["height"]) + 20, 16000))
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # pytest deletes old temporary folders; CI names a folder that outlives the run
