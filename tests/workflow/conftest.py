@@ -185,19 +185,19 @@ def tiny_run(tmp_path_factory) -> TinyRun:
     base = tmp_path_factory.getbasetemp()
     shared = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
     root, done, failed = shared / "tiny" / "run", shared / "tiny.done", shared / "tiny.failed"
-    with open(shared / "tiny.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    run = TinyRun(root, [root / "tiny.yaml"], lock=shared / "tiny.lock")  # write_tiny_config's file
+    with run._locked(fcntl.LOCK_EX):
         if failed.exists():
             pytest.fail(failed.read_text(), pytrace=False)
         if not done.exists():
             try:
-                run, seconds = run_tiny(root)
+                _, seconds = run_tiny(root)
             except BaseException as exc:  # pytest.fail raises a BaseException
                 failed.write_text(str(exc) or type(exc).__name__)
                 raise
             done.write_text(f"{seconds:.0f}\n")
             print(f"\ntiny workflow run: {seconds:.0f} s")
-    return TinyRun(root, [root / "tiny.yaml"], lock=shared / "tiny.lock")
+    return run
 
 
 @pytest.fixture
