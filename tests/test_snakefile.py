@@ -44,9 +44,9 @@ def test_default_config_plans_every_stage(tmp_path):
     # preprocessing in batches of ~preprocess.scans_per_job scans (neurofusion.imaging.batches)
     batches = {rule for rule in jobs if rule.startswith("preprocess_batch_")}
     assert 1 < len(batches) < n_scans and all(jobs[rule] == 1 for rule in batches)
-    assert jobs["train"] == len(cfg["variants"]) * cfg["cohort"]["folds"]
-    # the shuffled-label control of the attribution maps: one more training job per fold and attention variant
-    assert jobs["train_shuffled"] == len(cfg["attention"]["variants"]) * cfg["cohort"]["folds"]
+    # one training job per fold for every variant (train.smk), and one for the shuffled-label
+    # control of the attribution maps (every attention variant)
+    assert jobs["train"] == jobs["train_shuffled"] == cfg["cohort"]["folds"]
     for rule in ("patch_grid", "proteins", "cohort", "pretrain_encoder", "embed_patches",
                  "evaluate", "export_attention", "summary"):
         assert jobs.get(rule, 0) >= 1, rule
@@ -98,7 +98,8 @@ def test_attribution_of_every_variant_and_per_subject_maps_are_planned(user_bids
     jobs = planned(out)
     assert jobs["export_attention"] == jobs["export_attribution_mri"] == jobs["export_attribution_protein"] == 1
     folds = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["cohort"]["folds"]
-    assert jobs["train_shuffled"] == 3 * folds  # three variants x folds
+    assert jobs["train_shuffled"] == folds  # one per fold, for the three variants
+    assert "--variant fusion mri protein --fold 0 --shuffle-labels" in out.stdout
     text = out.stdout
     assert "attention/mri/subjects" in text and "attention/protein/subjects" not in text
     assert "attribution_space-MNI152NLin2009aSym_method-occlusion_control-shuffled_desc-difference.nii.gz" in text
@@ -166,45 +167,29 @@ def test_duplicate_participant_is_refused_before_any_job(user_bids, tmp_path):
     assert list(workdir.iterdir()) == [] and not (tmp_path / "res").exists()
 
 
-def _shell_of(stdout: str, variant: str, fold: int) -> str:
-    """The planned shell command of one train job (from `-n -p`)."""
+def _shell_of(stdout: str, fold: int) -> str:
+    """The planned shell command of one fold's train job (from `-n -p`)."""
     commands = [line for line in stdout.splitlines() if line.startswith("Shell command: neurofusion train ")
-                and f"--variant {variant} --fold {fold} " in line and "--shuffle-labels" not in line]
+                and f" --fold {fold} " in line and "--shuffle-labels" not in line]
     assert len(commands) == 1, commands
     return commands[0]
 
 
-def test_transformers_take_their_linear_start_from_the_configured_baseline(tmp_path):
-    """fusion fold k reads baseline_fusion fold k's model.pt; a variant without its baseline
-    configured, the baselines themselves and the shuffled-label control fit their own."""
+def test_each_fold_trains_every_variant_in_one_job(tmp_path):
+    """One train job per fold names every variant with its own output folder (the CLI trains the
+    baselines first, so a transformer's linear start can take its baseline's fit); the
+    shuffled-label control is its own job per fold."""
     base = ["-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), "--config", f"results={tmp_path}/r"]
     out = snakemake(*base)
     assert out.returncode == 0, out.stderr
-    assert "--linear-start" in _shell_of(out.stdout, "fusion", 1)
-    assert f"{tmp_path}/r/train/baseline_fusion/fold-1/model.pt" in _shell_of(out.stdout, "fusion", 1)
-    assert "train/baseline_protein/fold-0/model.pt" in _shell_of(out.stdout, "protein", 0)
-    assert "--linear-start" not in _shell_of(out.stdout, "baseline_mri", 0)
+    variants = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["variants"]
+    shell = _shell_of(out.stdout, 1)
+    assert f"--variant {' '.join(variants)} --fold 1 " in shell
+    dirs = shell.split(" --out-dir ")[1].split(" --threads ")[0].split()
+    assert dirs == [f"{tmp_path}/r/train/{v}/fold-1" for v in variants]
+    assert "--linear-start" not in out.stdout
     shuffled = [line for line in out.stdout.splitlines() if line.startswith("Shell command:") and "--shuffle-labels" in line]
-    assert shuffled and not any("--linear-start" in line for line in shuffled)
-    out = snakemake(*base, "variants=[fusion,mri,baseline_mri]")
+    assert len(shuffled) == 3 and all("--variant fusion --fold" in line for line in shuffled)
+    out = snakemake(*base, "variants=[fusion,baseline_mri]")
     assert out.returncode == 0, out.stderr
-    assert "--linear-start" not in _shell_of(out.stdout, "fusion", 0)
-    assert "train/baseline_mri/fold-0/model.pt" in _shell_of(out.stdout, "mri", 0)
-    # a linear start fitted on the training split only, or none, is not the baseline's fit
-    for training in ({"linear_fit": "train_split"}, {"linear_start": False}):
-        model = yaml.safe_load((ROOT / "config" / "model.yaml").read_text())
-        model["training"].update(training)
-        path = tmp_path / f"model_{len(training)}_{list(training)[0]}.yaml"
-        path.write_text(yaml.safe_dump(model))
-        out = snakemake(*base, f"model_config={path}")
-        assert out.returncode == 0, out.stderr
-        assert "--linear-start" not in _shell_of(out.stdout, "fusion", 0), training
-
-
-def test_the_workflow_knows_the_linear_start_defaults():
-    """common.smk reads training.linear_start / linear_fit from model.yaml with these defaults."""
-    from neurofusion.training.settings import TrainConfig
-
-    text = (ROOT / "workflow" / "rules" / "common.smk").read_text()
-    assert f'training.get("linear_start", {TrainConfig().linear_start})' in text
-    assert f'training.get("linear_fit", "{TrainConfig().linear_fit}")' in text
+    assert "--variant fusion baseline_mri --fold 0 " in _shell_of(out.stdout, 0)

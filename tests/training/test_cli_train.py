@@ -45,3 +45,49 @@ def test_bad_config_exits_2_and_writes_nothing(stage_files, tmp_path, capsys):
     assert main(argv(stage_files, out)) == 2
     assert "divisible" in capsys.readouterr().err
     assert not (out / "model.pt").exists() and not (out / "predictions.parquet").exists()
+
+
+def _outputs(folder):
+    return {name: (folder / name).read_bytes() for name in ("model.pt", "history.tsv", "predictions.parquet")}
+
+
+def test_several_variants_in_one_call_give_the_bytes_of_one_call_each(stage_files, tmp_path, capsys):
+    """The workflow trains a fold's variants in one process: baselines first, and a transformer's
+    linear start takes the fit from the baseline model.pt just written, as --linear-start would."""
+    stage_files["config"].write_text(CONFIG.replace("batch_size: 8}", "batch_size: 8, linear_start: true}"))
+    variants = ["fusion", "baseline_mri", "mri", "baseline_fusion"]
+    together = [tmp_path / "together" / v for v in variants]
+    args = argv(stage_files, together[0])
+    at = args.index("--variant")
+    args[at + 1:at + 2] = variants
+    at = args.index("--out-dir")
+    args[at + 1:at + 2] = [str(p) for p in together]
+    assert main(args) == 0
+    log = capsys.readouterr().err
+    for variant in ("fusion", "mri"):
+        assert f"taken from {tmp_path / 'together' / f'baseline_{variant}' / 'model.pt'}" in log, log
+    alone = tmp_path / "alone"
+    for variant in ("baseline_mri", "baseline_fusion", "fusion", "mri"):
+        extra = [] if variant.startswith("baseline_") else \
+            ["--linear-start", str(alone / f"baseline_{variant}" / "model.pt")]
+        assert main(argv(stage_files, alone / variant, variant) + extra) == 0
+    for variant, folder in zip(variants, together):
+        assert _outputs(folder) == _outputs(alone / variant), variant
+
+
+def test_bad_variant_lists_are_refused_before_training(stage_files, tmp_path, capsys):
+    """One --out-dir per --variant, each variant once, --linear-start with one variant only and
+    --shuffle-labels for the transformers only; nothing is written when refused."""
+    out = tmp_path / "out"
+    cases = [
+        (["--variant", "fusion", "mri", "--out-dir", str(out / "a")], "2 --variant but 1 --out-dir"),
+        (["--variant", "mri", "mri", "--out-dir", str(out / "a"), str(out / "b")], "lists a variant twice"),
+        (["--variant", "fusion", "mri", "--out-dir", str(out / "a"), str(out / "b"), "--linear-start", "m.pt"],
+         "--linear-start names one baseline model.pt"),
+        (["--variant", "fusion", "baseline_mri", "--out-dir", str(out / "a"), str(out / "b"), "--shuffle-labels", "0"],
+         "--shuffle-labels is for the transformer variants"),
+    ]
+    for extra, expected in cases:
+        assert main(argv(stage_files, out / "ignored") + extra) == 2, extra
+        assert expected in capsys.readouterr().err, extra
+    assert not out.exists()

@@ -36,8 +36,8 @@ def _layers(run) -> list[list[tuple[str, Job]]]:
     """(target, the job it forces), layer by layer, in the order the workflow runs them.
 
     Pretraining reads every subject's patches, so it has a layer of its own after the
-    preprocessing and patch jobs; the fusion model takes its linear start from
-    baseline_fusion, so the baseline rerun beside it is baseline_mri's.
+    preprocessing and patch jobs; fold 0's train job trains every variant (the baselines, then
+    the transformers from their linear starts).
     """
     def one(folder: str, subject: str, pattern: str) -> str:
         path = next((run.results / folder / f"sub-{subject}").rglob(pattern))
@@ -51,9 +51,8 @@ def _layers(run) -> list[list[tuple[str, Job]]]:
         [("pretrain_encoder", Job("pretrain_encoder")), ("cohort", Job("cohort"))],
         [(f"{r}/embeddings/shard-001.parquet", Job("embed_patches", {"shard": "001"}))],
         [("ceiling", Job("ceiling")),
-         (f"{r}/train/baseline_mri/fold-0/model.pt", Job("train", {"variant": "baseline_mri", **fold0})),
-         (f"{r}/train/fusion/fold-0/model.pt", Job("train", {"variant": "fusion", **fold0})),
-         (f"{r}/train_shuffled/fusion/fold-0/model.pt", Job("train_shuffled", {"variant": "fusion", **fold0}))],
+         (f"{r}/train/fusion/fold-0/model.pt", Job("train", fold0)),
+         (f"{r}/train_shuffled/fusion/fold-0/model.pt", Job("train_shuffled", fold0))],
         [(f"{r}/attention/fusion/attention.parquet", Job("export_attention", {"variant": "fusion"})),
          (f"{r}/eval/metrics.tsv", Job("evaluate"))],
         [(f"{r}/eval/summary.html", Job("summary"))],

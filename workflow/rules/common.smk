@@ -210,22 +210,9 @@ VARIANTS = list(config["variants"])
 ATTENTION_VARIANTS = [v for v in config["attention"]["variants"] if v in VARIANTS]
 
 
-@functools.cache
-def _start_is_the_baseline():
-    """model.yaml's training.linear_start and linear_fit make the transformer's linear start the
-    baseline's own regression (TrainConfig's defaults when absent: false, training_part; a test checks)."""
-    path = Path(MODEL_CONFIG)
-    training = ((yaml.safe_load(path.read_text()) or {}).get("training") or {}) if path.exists() else {}
-    return bool(training.get("linear_start", False)) and training.get("linear_fit", "training_part") == "training_part"
-
-
-def linear_start(wildcards):
-    """A transformer variant's linear start is the same fold's baseline regression: when that
-    baseline is configured, its model.pt is an input and the fit is taken from it, not redone."""
-    baseline = f"baseline_{wildcards.variant}"
-    if baseline not in VARIANTS or not _start_is_the_baseline():
-        return []
-    return f"{R}/train/{baseline}/fold-{wildcards.fold}/model.pt"
+def out_dirs(output_models):
+    """The folders of a job's model.pt outputs, quoted for the shell: one --out-dir per variant."""
+    return " ".join(shlex.quote(str(PurePath(p).parent)) for p in output_models)
 
 
 # ---- path helpers: every output name is built here -----------------------------------
