@@ -193,3 +193,42 @@ def test_each_fold_trains_every_variant_in_one_job(tmp_path):
     out = snakemake(*base, "variants=[fusion,baseline_mri]")
     assert out.returncode == 0, out.stderr
     assert "--variant fusion baseline_mri --fold 0 " in _shell_of(out.stdout, 0)
+
+
+def test_fold_scope_pretrains_one_encoder_per_fold_and_each_fold_reads_its_own(tmp_path):
+    """embedding.pretrain.scope: fold. One encoder per fold, pretrained with --leave-out-fold K
+    from the cohort table, embeds every scan into its fold-K/ shards; fold K's training jobs
+    read those, the export reads every fold's (it picks each model's by checksum) and the
+    summary one shard per encoder. A user's encoder cannot be pretrained per fold: refused."""
+    overlay = tmp_path / "fold.yaml"
+    overlay.write_text(yaml.safe_dump({"results": f"{tmp_path}/r", "embedding": {"pretrain": {"scope": "fold"}}}))
+    out = snakemake("-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
+    assert out.returncode == 0, out.stderr
+    jobs = planned(out)
+    folds = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())["cohort"]["folds"]
+    assert jobs["pretrain_encoder"] == jobs["embed_patches"] == jobs["train"] == folds
+    shells = [line for line in out.stdout.splitlines() if line.startswith("Shell command: neurofusion ")]
+    r = f"{tmp_path}/r"
+    for k in range(folds):
+        pretrain = [s for s in shells if f"--out {r}/embeddings/fold-{k}/encoder.pt " in s]
+        assert len(pretrain) == 1 and f"--cohort {r}/cohort/participants.parquet --leave-out-fold {k} " in pretrain[0]
+        embed = [s for s in shells if s.startswith("Shell command: neurofusion embed ")
+                 and f"--weights {r}/embeddings/fold-{k}/encoder.pt " in s]
+        assert len(embed) == 1 and f"--out {r}/embeddings/fold-{k}/shard-000.parquet " in embed[0]
+        train = [s for s in shells if s.startswith("Shell command: neurofusion train ") and f" --fold {k} " in s]
+        assert len(train) == 2  # the variants and the shuffled-label control
+        assert all(f"--embeddings {r}/embeddings/fold-{k}/shard-000.parquet --grid" in s for s in train)
+    every = " ".join(f"{r}/embeddings/fold-{k}/shard-000.parquet" for k in range(folds))
+    assert any(s.startswith("Shell command: neurofusion export-attention ") and f"--embeddings {every} --grid" in s
+               for s in shells)
+    assert f"--embedding-shard {every} --out {r}/eval/summary.html" in out.stdout  # (a multi-line command)
+    assert f"{r}/embeddings/shard-000.parquet" not in out.stdout
+
+    overlay.write_text(yaml.safe_dump({"results": f"{tmp_path}/r", "embedding": {"encoder": "intensity",
+                                                                                 "pretrain": {"scope": "fold"}}}))
+    out = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
+    assert out.returncode != 0
+    assert "embedding.pretrain.scope: fold pretrains the builtin encoder per fold" in out.stdout + out.stderr
+    overlay.write_text(yaml.safe_dump({"results": f"{tmp_path}/r", "embedding": {"pretrain": {"scope": "folds"}}}))
+    out = snakemake("-n", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
+    assert out.returncode != 0 and "scope" in out.stdout + out.stderr

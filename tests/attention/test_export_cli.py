@@ -246,3 +246,46 @@ def test_export_attention_of_an_ensemble(stage_inputs):
     attribution = json.loads((out / "planted_check.json").read_text())["attribution"]
     assert set(attribution["methods"]) == {"occlusion", "relevance", "integrated"}
     assert attribution["integrated_max_abs_delta"] < 0.05
+
+
+def test_each_fold_is_replayed_on_its_own_encoders_embeddings(stage_inputs):
+    """embedding.pretrain.scope: fold. Each fold's model was trained on the shards of its own
+    encoder; the export picks them by the encoder checksum its model.pt records, gives each fold
+    what an export of that fold alone gives, and refuses shards of an encoder no model was trained on."""
+    from neurofusion.embeddings.store import read_embeddings, write_embedding_shard
+
+    root = stage_inputs
+    base = read_embeddings(root / "shard-000.parquet")
+    rng = np.random.default_rng(1)
+    shards = {}
+    for fold, sha in ((0, "a" * 64), (1, "b" * 64)):
+        shards[fold] = root / "embeddings" / f"fold-{fold}" / "shard-000.parquet"
+        shards[fold].parent.mkdir(parents=True)
+        values = base.values + rng.normal(scale=0.5, size=base.values.shape).astype(np.float32)
+        write_embedding_shard(shards[fold], base.participant_ids, base.patch_ids, values, encoder="test",
+                              checkpoint_sha256=sha)
+    checkpoints = {}
+    for fold in (0, 1):
+        args = stage_args(root)
+        args[args.index("--embeddings") + 1] = str(shards[fold])
+        out = root / "train" / "fusion" / f"fold-{fold}"
+        assert main(["train", *args, "--config", str(root / "model.yaml"), "--variant", "fusion",
+                     "--fold", str(fold), "--out-dir", str(out), "--device", "cpu"]) == 0
+        checkpoints[fold] = str(out / "model.pt")
+
+    def export(folds, shard_paths, out):
+        args = stage_args(root)
+        at = args.index("--embeddings")
+        args[at + 1:at + 2] = [str(p) for p in shard_paths]
+        return main(["export-attention", "--checkpoints", *[checkpoints[f] for f in folds], *args,
+                     "--methods", "occlusion", "--device", "cpu", "--out-dir", str(out)])
+
+    assert export((0, 1), [shards[0], shards[1]], root / "both") == 0
+    both = pd.read_parquet(root / "both" / "attention.parquet")
+    for fold in (0, 1):
+        assert export((fold,), [shards[fold]], root / f"only-{fold}") == 0
+        alone = pd.read_parquet(root / f"only-{fold}" / "attention.parquet")
+        mine = both[both["fold"] == fold].reset_index(drop=True)
+        pd.testing.assert_frame_equal(mine, alone, check_categorical=False)
+    assert export((0, 1), [shards[0]], root / "wrong") == 2
+    assert not (root / "wrong" / "attention.parquet").exists()

@@ -154,3 +154,61 @@ def test_failure_records_are_left_out_of_pretraining_and_shards(patch_cohort, tm
     assert main(["embed", "--encoder", "intensity", "--patches", str(files[1]), "--grid", str(patch_cohort["grid"]),
                  "--out", str(only), "--threads", "1", "--device", "cpu"]) == 0
     assert read_embeddings(only).values.shape[0] == 0
+
+
+def _cohort(path, folds: dict) -> None:
+    import pandas as pd
+
+    pd.DataFrame({"participant_id": list(folds), "fold": list(folds.values())}).to_parquet(path)
+
+
+def test_leave_out_fold_pretrains_on_the_other_folds_only(patch_cohort, tmp_path, capsys):
+    """embedding.pretrain.scope: fold. Fold 0's encoder is the one pretrained on the other folds'
+    subjects alone (sub-005 has patches but no cohort row: left out too), says so in its
+    checkpoint and in the shards it embeds, and the whole-cohort encoder's record is unchanged."""
+    import shutil
+
+    cohort = tmp_path / "participants.parquet"
+    _cohort(cohort, {"sub-001": 0, "sub-002": 1, "sub-003": 0, "sub-004": 1})
+    out = tmp_path / "fold-0" / "encoder.pt"
+    assert main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(out), "--history", str(tmp_path / "fold-0" / "h.tsv"), *TINY_PRETRAIN,
+                 "--cohort", str(cohort), "--leave-out-fold", "0"]) == 0
+    assert "left out fold 0: 2 subject(s) with patches" in capsys.readouterr().out
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["pretrain"]["pretrained_on"] == ["sub-002", "sub-004"]
+    assert ckpt["pretrain"]["scope"] == "fold" and ckpt["pretrain"]["left_out_subjects"] == 2
+    # the same encoder weights as pretraining on a patches folder holding only those two subjects
+    alone = tmp_path / "alone"
+    for i in (2, 4):
+        shutil.copytree(patch_cohort["dir"] / f"sub-{i:03d}", alone / f"sub-{i:03d}")
+    ref = tmp_path / "alone.pt"
+    assert main(["pretrain-encoder", "--patches-dir", str(alone), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(ref), "--history", str(tmp_path / "alone.tsv"), *TINY_PRETRAIN]) == 0
+    expected = torch.load(ref, weights_only=True)
+    assert "scope" not in expected["pretrain"]
+    assert all(torch.equal(ckpt["state_dict"][k], expected["state_dict"][k]) for k in expected["state_dict"])
+    shard = tmp_path / "shard-000.parquet"
+    assert embed(patch_cohort, shard, "--encoder", "builtin", "--weights", str(out)) == 0
+    meta = json.loads(pq.read_schema(shard).metadata[b"neurofusion.embedding"])
+    assert meta["pretrain"] == {**meta["pretrain"], "scope": "fold", "left_out_fold": 0, "pretrained_on": 2}
+    assert read_embeddings(shard).participant_ids == [f"sub-{i:03d}" for i in range(1, 6)]  # every scan embedded
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--leave-out-fold", "0"], "--cohort and --leave-out-fold go together"),
+    (["--cohort", "COHORT", "--leave-out-fold", "7"], "--leave-out-fold 7 is not a fold of the cohort (folds [0, 1])"),
+    (["--cohort", "ONEFOLD", "--leave-out-fold", "0"], "no subject outside fold 0 has patches to pretrain on"),
+    (["--cohort", "MISSING", "--leave-out-fold", "0"], "cohort table not found"),
+])
+def test_leave_out_fold_errors_are_one_line_and_write_nothing(patch_cohort, tmp_path, capsys, flags, message):
+    _cohort(tmp_path / "c.parquet", {"sub-001": 0, "sub-002": 1})
+    _cohort(tmp_path / "one.parquet", {"sub-001": 0, "sub-002": 0})
+    names = {"COHORT": "c.parquet", "ONEFOLD": "one.parquet", "MISSING": "none.parquet"}
+    flags = [str(tmp_path / names[f]) if f in names else f for f in flags]
+    out = tmp_path / "emb" / "encoder.pt"
+    assert main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(out), "--history", str(tmp_path / "emb" / "h.tsv"), *TINY_PRETRAIN, *flags]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()

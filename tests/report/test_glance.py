@@ -126,3 +126,17 @@ def test_a_variant_that_kept_its_linear_start_everywhere_is_named():
     findings = kept_the_start(histories, list(histories))
     assert len(findings) == 1 and findings[0].startswith("fusion: every fold kept epoch 0")
     assert kept_the_start(None, ["fusion"]) == []
+
+
+def test_a_fold_encoder_stopped_by_its_time_limit_is_named():
+    """embedding.pretrain.scope: fold gives one pretraining outcome per encoder: the one its
+    time limit stopped is flagged with its fold, the others are not."""
+    from neurofusion.report.glance import truncated_pretraining
+
+    outcomes = [{"stopped_by_max_seconds": False, "scope": "fold", "left_out_fold": 0},
+                {"stopped_by_max_seconds": True, "epochs_run": 5, "epochs_planned": 20, "max_seconds": 30,
+                 "scope": "fold", "left_out_fold": 1, "pretrained_on": 28}]
+    flags = truncated_pretraining(outcomes)
+    assert len(flags) == 1 and flags[0].startswith("pretraining of fold 1's encoder (without that fold's subjects) "
+                                                   "was stopped by its time limit (max_seconds 30) in epoch 5 of 20")
+    assert truncated_pretraining([outcomes[0]]) == [] and truncated_pretraining(None) == []

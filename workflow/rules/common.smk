@@ -278,15 +278,50 @@ def all_metrics():
     return [preproc(s, "metrics") for s in SUBJECTS]
 
 
-def embedding_shards():
-    return expand(f"{R}/embeddings/shard-{{shard}}.parquet", shard=SHARDS)
+# embedding.pretrain.scope: cohort (one encoder, pretrained on every scan: no labels are read)
+# or fold (one encoder per fold, pretrained without that fold's test subjects; its models, their
+# controls and their attribution read that fold's shards)
+PRETRAIN_SCOPE = config["embedding"]["pretrain"].get("scope", "cohort")
+if PRETRAIN_SCOPE == "fold" and config["embedding"]["encoder"] != "builtin":
+    raise WorkflowError(
+        "embedding.pretrain.scope: fold pretrains the builtin encoder per fold, but embedding.encoder is "
+        f"{config['embedding']['encoder']!r}: set the encoder to builtin or the scope to cohort"
+    )
 
 
-def encoder_spec():
-    """The `embedding.encoder` setting as CLI flags."""
+def embedding_dir(fold=None):
+    """Where the encoder and its shards go: results/embeddings, or its fold-K/ in fold scope."""
+    if PRETRAIN_SCOPE != "fold":
+        return f"{R}/embeddings"
+    if fold is None:
+        raise WorkflowError("internal: fold-scope embeddings are per fold")
+    return f"{R}/embeddings/fold-{fold}"
+
+
+def embedding_shards(fold=None):
+    """The shards a fold's models read (every fold the same ones in cohort scope)."""
+    return expand(f"{embedding_dir(fold)}/shard-{{shard}}.parquet", shard=SHARDS)
+
+
+def every_embedding_shard():
+    """Every encoder's shards: the cohort's, or each fold's in fold scope."""
+    if PRETRAIN_SCOPE != "fold":
+        return embedding_shards()
+    return [p for fold in FOLDS for p in embedding_shards(fold)]
+
+
+def first_shard_per_encoder():
+    """One shard of each encoder: its metadata says how that encoder's pretraining ended."""
+    if PRETRAIN_SCOPE != "fold":
+        return embedding_shards()[:1]
+    return [embedding_shards(fold)[0] for fold in FOLDS]
+
+
+def encoder_spec(fold=None):
+    """The `embedding.encoder` setting as CLI flags (the builtin one: that fold's in fold scope)."""
     enc = config["embedding"]["encoder"]
     if enc == "builtin":
-        return f"--encoder builtin --weights {R}/embeddings/encoder.pt"
+        return f"--encoder builtin --weights {shlex.quote(encoder_checkpoint(fold)[0])}"
     if isinstance(enc, str):
         return f"--encoder {enc}"
     if "torchscript" in enc:
@@ -304,11 +339,11 @@ def encoder_spec():
     raise WorkflowError(f"embedding.encoder: unknown setting {enc!r}")
 
 
-def encoder_checkpoint():
+def encoder_checkpoint(fold=None):
     """Files the embedding step reads for its encoder (pretrained here, or the user's)."""
     enc = config["embedding"]["encoder"]
     if enc == "builtin":
-        return [f"{R}/embeddings/encoder.pt"]
+        return [f"{embedding_dir(fold)}/encoder.pt"]
     if isinstance(enc, dict):
         path = enc.get("torchscript") or enc.get("monai", {}).get("weights")
         return [path]

@@ -3,7 +3,15 @@ or a user's local TorchScript / MONAI weights, applied per shard of subjects.
 
 Inputs: patch arrays, results/patches/grid.parquet. Outputs: results/embeddings/encoder.pt
 (builtin only), results/embeddings/shard-NNN.parquet (participant_id, patch_id, embedding).
+With embedding.pretrain.scope: fold, one encoder per fold, pretrained without that fold's
+subjects (the cohort table says who they are): results/embeddings/fold-K/{encoder.pt,
+pretrain_history.tsv,shard-NNN.parquet}; every subject is embedded by every fold's encoder.
 """
+
+FOLD_SCOPE = PRETRAIN_SCOPE == "fold"
+# the folder of the encoder and its shards: one per fold (wildcard) in fold scope
+EMB = embedding_dir("{fold}") if FOLD_SCOPE else embedding_dir()
+EMB_NAME = "_fold-{fold}" if FOLD_SCOPE else ""
 
 if config["embedding"]["encoder"] == "builtin":
 
@@ -11,10 +19,14 @@ if config["embedding"]["encoder"] == "builtin":
         input:
             patches=[patch_file(s) for s in SUBJECTS],
             grid=f"{R}/patches/grid.parquet",
+            cohort=[f"{R}/cohort/participants.parquet"] if FOLD_SCOPE else [],
         output:
-            model=f"{R}/embeddings/encoder.pt",
-            history=f"{R}/embeddings/pretrain_history.tsv",
+            model=f"{EMB}/encoder.pt",
+            history=f"{EMB}/pretrain_history.tsv",
         params:
+            scope=lambda w, input: (
+                f"--cohort {shlex.quote(input.cohort[0])} --leave-out-fold {w.fold} " if FOLD_SCOPE else ""
+            ),
             patches_dir=lambda w, input: str(PurePath(input.grid).parent),
             epochs=config["embedding"]["pretrain"]["epochs"],
             batch=config["embedding"]["pretrain"]["batch_size"],
@@ -27,9 +39,9 @@ if config["embedding"]["encoder"] == "builtin":
             device=config["embedding"]["device"],
             code=code_hash("pretrain"),
         log:
-            log("pretrain_encoder"),
+            log(f"pretrain_encoder{EMB_NAME}"),
         benchmark:
-            bench("pretrain_encoder")
+            bench(f"pretrain_encoder{EMB_NAME}")
         conda:
             env("torch")
         threads: config["embedding"]["threads"]
@@ -40,7 +52,7 @@ if config["embedding"]["encoder"] == "builtin":
             "neurofusion pretrain-encoder --patches-dir {params.patches_dir:q} --grid {input.grid:q} "
             "--out {output.model:q} --history {output.history:q} --epochs {params.epochs} "
             "--batch-size {params.batch} --lr {params.lr} --width {params.width} --seed {params.seed} "
-            "--intensity-jitter {params.jitter} "
+            "--intensity-jitter {params.jitter} {params.scope}"
             "{params.max_seconds}--threads {params.threads} --device {params.device} > {log:q} 2>&1"
 
 
@@ -48,20 +60,20 @@ rule embed_patches:
     input:
         patches=shard_patches,
         grid=f"{R}/patches/grid.parquet",
-        encoder=encoder_checkpoint(),
+        encoder=lambda w: encoder_checkpoint(w.get("fold")),
     output:
-        f"{R}/embeddings/shard-{{shard}}.parquet",
+        f"{EMB}/shard-{{shard}}.parquet",
     params:
-        encoder=encoder_spec(),
+        encoder=lambda w: encoder_spec(w.get("fold")),
         dtype=config["embedding"]["dtype"],
         batch=config["embedding"]["batch_size"],
         threads=config["embedding"]["threads"],
         device=config["embedding"]["device"],
         code=code_hash("embed"),
     log:
-        log("embed/shard-{shard}"),
+        log(f"embed/shard-{{shard}}{EMB_NAME}"),
     benchmark:
-        bench("embed/shard-{shard}")
+        bench(f"embed/shard-{{shard}}{EMB_NAME}")
     conda:
         env("torch")
     threads: config["embedding"]["threads"]

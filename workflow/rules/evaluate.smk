@@ -43,7 +43,8 @@ if TRUTH:
     rule ceiling:
         input:
             cohort=f"{R}/cohort/participants.parquet",
-            embeddings=embedding_shards(),
+            # who has MRI, as in training (fold 0's encoder in fold scope: every encoder embeds every scan)
+            embeddings=embedding_shards(FOLDS[0] if PRETRAIN_SCOPE == "fold" else None),
             grid=f"{R}/patches/grid.parquet",
             proteins=f"{R}/proteins/matrix.parquet",
             catalog=f"{R}/proteins/catalog.parquet",
@@ -76,7 +77,7 @@ if TRUTH:
 EXPORT_INPUTS = dict(
     models=expand(f"{R}/train/{{{{variant}}}}/fold-{{fold}}/model.pt", fold=FOLDS),
     cohort=f"{R}/cohort/participants.parquet",
-    embeddings=embedding_shards(),
+    embeddings=every_embedding_shard(),  # each fold's models get their encoder's shards (by checksum)
     grid=f"{R}/patches/grid.parquet",
     proteins=f"{R}/proteins/matrix.parquet",
     catalog=f"{R}/proteins/catalog.parquet",
@@ -205,7 +206,7 @@ rule summary:
         curves=f"{R}/eval/curves.parquet",
         histories=expand(f"{R}/train/{{variant}}/fold-{{fold}}/history.tsv", variant=VARIANTS, fold=FOLDS),
         predictions=expand(f"{R}/train/{{variant}}/fold-{{fold}}/predictions.parquet", variant=VARIANTS, fold=FOLDS),
-        shard=embedding_shards()[:1],
+        shard=first_shard_per_encoder(),
         attention=expand(f"{R}/attention/{{variant}}/planted_check.json", variant=ATTENTION_VARIANTS),
         cohort=f"{R}/cohort/participants.parquet",
         excluded=f"{R}/cohort/excluded.tsv",
@@ -244,7 +245,7 @@ rule summary:
         settings=shlex.quote(yaml.safe_dump(config, sort_keys=True)),
         dpi=config["report"]["dpi"],
         top=config["report"]["top_proteins"],
-        shard=lambda w, input: f"--embedding-shard {shlex.quote(input.shard[0])}" if input.shard else "",
+        shard=lambda w, input: f"--embedding-shard {' '.join(map(shlex.quote, input.shard))}" if input.shard else "",
         out_dir=lambda w, input: str(PurePath(input.metrics).parent),
         ceiling=lambda w, input: f"--ceiling {shlex.quote(input.ceiling[0])}" if input.ceiling else "",
         code=code_hash("summary"),

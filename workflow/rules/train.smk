@@ -16,7 +16,7 @@ gives (tests/training/test_cli_train.py).
 rule train:
     input:
         cohort=f"{R}/cohort/participants.parquet",
-        embeddings=embedding_shards(),
+        embeddings=lambda w: embedding_shards(w.fold),
         grid=f"{R}/patches/grid.parquet",
         proteins=f"{R}/proteins/matrix.parquet",
         catalog=f"{R}/proteins/catalog.parquet",
@@ -56,7 +56,7 @@ if ATTENTION_VARIANTS:
     rule train_shuffled:
         input:
             cohort=f"{R}/cohort/participants.parquet",
-            embeddings=embedding_shards(),
+            embeddings=lambda w: embedding_shards(w.fold),
             grid=f"{R}/patches/grid.parquet",
             proteins=f"{R}/proteins/matrix.parquet",
             catalog=f"{R}/proteins/catalog.parquet",

@@ -204,8 +204,17 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
         names += ["attention.parquet", "protein_importance.tsv", "patch_importance.parquet"]
         names += [map_name(f"class-{c}") for c in classes] + [map_name("desc-difference")]
     names += attribution_names(classes, methods, cfg.uses_mri, cfg.uses_proteins, controls) + ["planted_check.json"]
-    usable, skipped = split_by_modalities(cohort, embeddings, proteins_path)
-    src = load_sources(cohort_path, embeddings, grid_path, proteins_path, catalog_path)
+    shards_of = fold_shards(embeddings, models, shuffled)
+    usable, skipped = split_by_modalities(cohort, shards_of[min(models)], proteins_path)
+    sources: dict[tuple, object] = {}
+
+    def source(fold):
+        key = tuple(shards_of[fold])
+        if key not in sources:
+            sources[key] = load_sources(cohort_path, list(key), grid_path, proteins_path, catalog_path)
+        return sources[key]
+
+    src = source(min(models))
     for path, _, ckpt in [*models.values(), *shuffled.values()]:
         if grid_hash(src.grid, src.grid_meta) != ckpt["grid"]["sha256"]:
             raise NeurofusionError("patch grid differs from the one the model was trained with", path=path,
@@ -225,6 +234,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                 ids = sorted(test["participant_id"].astype(str))
                 if not ids:
                     continue
+                src = source(fold)
                 data = inputs_for(ckpt, src, ids)
                 found.add("trained", attribute(model, data, methods, batch_size, device, ig_steps))
                 if randomise_seed is not None:
@@ -242,7 +252,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                     acc.protein_present.append(data.prot_mask.numpy())
                     acc.patch_present.append(data.mri_mask.numpy())
                     continue
-                result = run_inference((model, ckpt), cohort_path, embeddings, grid_path, proteins_path, catalog_path,
+                result = run_inference((model, ckpt), cohort_path, shards_of[fold], grid_path, proteins_path, catalog_path,
                                        participant_ids=ids, return_attention=True, per_head=per_head,
                                        batch_size=batch_size, device=device)
                 attention = getattr(result, "attention", None)
@@ -402,6 +412,31 @@ def _participants_in(paths) -> set[str]:
             raise NeurofusionError("file not found", path=path, fix="run the step that writes it first")
         ids.update(str(x) for x in column.to_pylist())
     return ids
+
+
+def fold_shards(embeddings, models: dict, shuffled: dict) -> dict[int, list]:
+    """The embedding shards each fold's models read: those whose encoder checksum is the one the
+    fold's model.pt was trained on (its ``encoder.checkpoint_sha256``). That is every shard when
+    one encoder embedded them all, and a fold's own with one encoder per fold
+    (``embedding.pretrain.scope: fold``); a model is never replayed on another encoder's embeddings."""
+    from ..embeddings.store import read_shard_metadata
+
+    groups: dict = {}
+    for path in embeddings:
+        groups.setdefault(read_shard_metadata(path).get("checkpoint_sha256"), []).append(path)
+    out = {}
+    for fold, (path, _, ckpt) in models.items():
+        sha = (ckpt.get("encoder") or {}).get("checkpoint_sha256")
+        if sha not in groups:
+            raise NeurofusionError(f"none of the {len(embeddings)} embedding shards comes from the encoder fold {fold}'s "
+                                   "model was trained on", path=path,
+                                   fix="pass the shards of every fold's encoder (results/embeddings/fold-K/), or retrain")
+        out[fold] = groups[sha]
+        if fold in shuffled and (shuffled[fold][2].get("encoder") or {}).get("checkpoint_sha256") != sha:
+            raise NeurofusionError(f"the shuffled-label model of fold {fold} was trained on another encoder's "
+                                   "embeddings than the fold's model", path=shuffled[fold][0],
+                                   fix="retrain both from the same embeddings")
+    return out
 
 
 def split_by_modalities(cohort: pd.DataFrame, embeddings, proteins) -> tuple[pd.DataFrame, list[dict]]:

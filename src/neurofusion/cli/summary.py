@@ -17,8 +17,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--settings", default=None, help="optional JSON/YAML of the run's settings, shown verbatim")
     parser.add_argument("--settings-yaml", default=None,
                         help="the workflow's merged configuration as YAML text, shown verbatim")
-    parser.add_argument("--embedding-shard", default=None,
-                        help="one embedding shard: its metadata says whether pretraining hit a time limit (flagged)")
+    parser.add_argument("--embedding-shard", default=None, nargs="+",
+                        help="one embedding shard per encoder (one per fold with embedding.pretrain.scope: fold): "
+                             "its metadata says whether pretraining hit a time limit (flagged)")
     parser.add_argument("--ceiling", default=None,
                         help="ceiling.tsv (truth-informed readouts): each AUC is shown beside its readout")
     parser.add_argument("--dpi", type=int, default=110, help="figure resolution")
@@ -39,7 +40,7 @@ def run(args) -> int:
         excluded=Path(args.excluded), model_configs=[Path(p) for p in args.model_config],
         settings=Path(args.settings) if args.settings else None,
         settings_text=args.settings_yaml,
-        embedding_shard=Path(args.embedding_shard) if args.embedding_shard else None,
+        embedding_shard=[Path(p) for p in args.embedding_shard] if args.embedding_shard else None,
         ceiling=Path(args.ceiling) if args.ceiling else None,
     )
     if inputs.attention_dirs:

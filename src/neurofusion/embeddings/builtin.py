@@ -103,7 +103,12 @@ def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
 
 
 def pretrain_outcome(summary: dict) -> dict:
-    """What the embedding shards (and so the report) carry about how pretraining ended."""
-    return {"epochs_run": summary.get("epochs_run"), "epochs_planned": summary.get("epochs_planned"),
-            "stopped_by_max_seconds": bool(summary.get("stopped_by_max_seconds", False)),
-            "max_seconds": (summary.get("config") or {}).get("max_seconds")}
+    """What the embedding shards (and so the report) carry about how pretraining ended, and,
+    for an encoder pretrained without one fold (``embedding.pretrain.scope: fold``), which."""
+    outcome = {"epochs_run": summary.get("epochs_run"), "epochs_planned": summary.get("epochs_planned"),
+               "stopped_by_max_seconds": bool(summary.get("stopped_by_max_seconds", False)),
+               "max_seconds": (summary.get("config") or {}).get("max_seconds")}
+    if summary.get("scope") == "fold":  # absent for the whole-cohort encoder: its shards keep their bytes
+        outcome.update(scope="fold", left_out_fold=summary["left_out_fold"],
+                       pretrained_on=len(summary.get("pretrained_on", [])))
+    return outcome

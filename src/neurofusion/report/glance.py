@@ -100,16 +100,24 @@ def fusion_verdicts(metrics: pd.DataFrame, comparison: pd.DataFrame, variants: S
     return findings
 
 
-def truncated_pretraining(pretrain: dict | None) -> list[str]:
-    if not pretrain or not pretrain.get("stopped_by_max_seconds"):
-        return []
-    cap, planned = pretrain.get("max_seconds"), pretrain.get("epochs_planned")
-    ran = pretrain.get("epochs_run")
-    epochs = f" in epoch {ran} of {planned}" if ran and planned else ""
-    limit = f" (max_seconds {cap:g})" if isinstance(cap, (int, float)) else ""
-    return [f"encoder pretraining was stopped by its time limit{limit}{epochs}. The embeddings, and "
-            "every result after them, depend on this machine's speed and load; rerun without the time limit "
-            "for a reproducible encoder."]
+def truncated_pretraining(pretrain: dict | list | None) -> list[str]:
+    """A flag per encoder whose pretraining its time limit stopped (``pretrain``: the shards'
+    pretraining outcome, or one per encoder: a fold's own with ``embedding.pretrain.scope: fold``)."""
+    outcomes = pretrain if isinstance(pretrain, (list, tuple)) else [pretrain]
+    flags = []
+    for outcome in outcomes:
+        if not outcome or not outcome.get("stopped_by_max_seconds"):
+            continue
+        cap, planned = outcome.get("max_seconds"), outcome.get("epochs_planned")
+        ran = outcome.get("epochs_run")
+        epochs = f" in epoch {ran} of {planned}" if ran and planned else ""
+        limit = f" (max_seconds {cap:g})" if isinstance(cap, (int, float)) else ""
+        which = (f"pretraining of fold {outcome['left_out_fold']}'s encoder (without that fold's subjects)"
+                 if outcome.get("scope") == "fold" else "encoder pretraining")
+        flags.append(f"{which} was stopped by its time limit{limit}{epochs}. The embeddings, and "
+                     "every result after them, depend on this machine's speed and load; rerun without the time "
+                     "limit for a reproducible encoder.")
+    return flags
 
 
 UNUSABLE_SCAN = ("preprocessing failed: ", "preprocessing QC failed: ")
@@ -179,7 +187,7 @@ def kept_the_start(histories: dict | None, variants: Sequence[str]) -> list[str]
 
 def glance_flags(metrics: pd.DataFrame, comparison: pd.DataFrame, predictions: pd.DataFrame,
                  cohort: pd.DataFrame, excluded: pd.DataFrame, variants: Sequence[str],
-                 pretrain: dict | None = None, histories: dict | None = None) -> str:
+                 pretrain: dict | list | None = None, histories: dict | None = None) -> str:
     groups = [
         ("Degenerate fold", degenerate_folds(predictions)),
         ("CI includes chance", chance_cis(metrics, variants)),

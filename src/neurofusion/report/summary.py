@@ -58,7 +58,9 @@ class SummaryInputs:
     model_configs: list[Path] = field(default_factory=list)
     settings: Path | None = None
     settings_text: str | None = None  # the workflow's merged config, as YAML
-    embedding_shard: Path | None = None  # its metadata says how the builtin encoder's pretraining ended
+    # its metadata says how the builtin encoder's pretraining ended; a list: one shard per encoder
+    # (embedding.pretrain.scope: fold)
+    embedding_shard: Path | list[Path] | None = None
     ceiling: Path | None = None  # ceiling.tsv: truth-informed readouts (cohorts with a truth.json)
 
 
@@ -413,7 +415,9 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
     variants = list(dict.fromkeys(metrics["variant"]))
     histories = read_histories(inputs.train_dir, variants)
     val_sizes = read_validation_sizes(inputs.train_dir, variants)
-    pretrain = read_shard_metadata(inputs.embedding_shard).get("pretrain") if inputs.embedding_shard else None
+    shards = inputs.embedding_shard
+    shards = [] if not shards else list(shards) if isinstance(shards, (list, tuple)) else [shards]
+    pretrain = [read_shard_metadata(p).get("pretrain") for p in shards]
     ceiling = _require(_read_tsv(inputs.ceiling), ["variant", "metric", "mean", "ci_low", "ci_high", "n"],
                        inputs.ceiling) if inputs.ceiling else None
 
