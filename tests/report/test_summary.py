@@ -166,3 +166,15 @@ def test_planted_regions_are_described_one_by_one():
     assert "region 1 at (-26, -22, -14) mm, radius 16 mm: 1 patch centre inside" in text
     assert "region 2 at (26, -22, -14) mm, radius 16 mm: no patch centre inside: the nearest patch" in text
     assert "within 16 mm; 1 patch" not in text
+
+
+def test_the_page_says_what_the_encoder_was_pretrained_on():
+    """Under the headline table: every scan (test folds' included), or one encoder per fold
+    without its subjects; nothing for a user's encoder, whose shards carry no pretraining record."""
+    from neurofusion.report.summary import encoder_sentence
+
+    cohort = encoder_sentence([{"epochs_run": 20, "epochs_planned": 20, "stopped_by_max_seconds": False}])
+    assert "pretrained without labels on every scan, the test folds' included" in cohort
+    fold = encoder_sentence([{"scope": "fold", "left_out_fold": k, "pretrained_on": n} for k, n in ((1, 27), (0, 28))])
+    assert "one builtin encoder per fold" in fold and "(subjects per encoder: fold 0: 28, fold 1: 27)" in fold
+    assert encoder_sentence([None]) == encoder_sentence([]) == ""

@@ -64,6 +64,24 @@ class SummaryInputs:
     ceiling: Path | None = None  # ceiling.tsv: truth-informed readouts (cohorts with a truth.json)
 
 
+def encoder_sentence(pretrain: list) -> str:
+    """What the builtin encoder was pretrained on (the shards' pretraining outcome, one per
+    encoder): every scan, test folds' included, or per fold without that fold's subjects.
+    Empty for a user's encoder (its shards carry no pretraining outcome)."""
+    outcomes = [o for o in pretrain if o]
+    if not outcomes:
+        return ""
+    if all(o.get("scope") == "fold" for o in outcomes):
+        sizes = ", ".join(f"fold {o['left_out_fold']}: {o.get('pretrained_on', '?')}"
+                          for o in sorted(outcomes, key=lambda o: o["left_out_fold"]))
+        return (f"<p>MRI embeddings: one builtin encoder per fold, each pretrained without labels on the other "
+                f"folds' scans only, so no model saw its test subjects' scans before testing (subjects per "
+                f"encoder: {html.esc(sizes)}).</p>")
+    return ("<p>MRI embeddings: the builtin encoder was pretrained without labels on every scan, the test "
+            "folds' included (<code>embedding.pretrain.scope: cohort</code>; <code>fold</code> pretrains one "
+            "encoder per fold without its subjects).</p>")
+
+
 def _read_tsv(path: Path) -> pd.DataFrame:
     try:
         return pd.read_csv(path, sep="\t")
@@ -441,6 +459,7 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
         f"<p>Classes: {html.esc(', '.join(classes))} (positive: {html.esc(classes[-1])}). Metrics pooled over "
         f"test folds; brackets: 95% subject-level bootstrap CI{_repeats(comparison)}. Lower is better for Brier "
         f"and ECE.</p>",
+        encoder_sentence(pretrain),
         html.table(headline_table(metrics, variants), numeric=["n", *HEADLINE]),
         comparison_sentences(comparison),
         ceiling_section(metrics, ceiling, variants),
