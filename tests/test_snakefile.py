@@ -40,10 +40,13 @@ def test_default_config_plans_every_stage(tmp_path):
     cfg = yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
     n_scans = cfg["demo_cohort"]["n_subjects"] - cfg["demo_cohort"]["n_without_scan"]
     assert jobs["demo_cohort"] == 1
-    assert jobs["extract_patches"] == n_scans and "preprocess_t1" not in jobs
-    # preprocessing in batches of ~preprocess.scans_per_job scans (neurofusion.imaging.batches)
+    assert "preprocess_t1" not in jobs and "extract_patches" not in jobs
+    # preprocessing in batches of ~preprocess.scans_per_job scans (neurofusion.imaging.batches),
+    # and patch extraction in the same batches: one job each
     batches = {rule for rule in jobs if rule.startswith("preprocess_batch_")}
     assert 1 < len(batches) < n_scans and all(jobs[rule] == 1 for rule in batches)
+    cut = {rule.replace("preprocess_batch_", "extract_patches_batch_") for rule in batches}
+    assert cut == {rule for rule in jobs if rule.startswith("extract_patches")} and all(jobs[r] == 1 for r in cut)
     # one training job per fold for every variant (train.smk), and one for the shuffled-label
     # control of the attribution maps (every attention variant)
     assert jobs["train"] == jobs["train_shuffled"] == cfg["cohort"]["folds"]
@@ -84,7 +87,10 @@ def test_user_config_plans_the_right_jobs(user_bids):
     assert jobs["embed_patches"] == 2
     per_scan = user_bids.parent / "per_scan.yaml"
     per_scan.write_text(yaml.safe_dump({**yaml.safe_load(user_bids.read_text()), "preprocess": {"scans_per_job": 1}}))
-    assert planned(snakemake("-n", "--configfile", str(per_scan)))["preprocess_t1"] == 3
+    assert {rule for rule in jobs if rule.startswith("extract_patches")} == {
+        f"extract_patches_batch_{b[0]}" for b in batches}
+    one_job_per_scan = planned(snakemake("-n", "--configfile", str(per_scan)))
+    assert one_job_per_scan["preprocess_t1"] == one_job_per_scan["extract_patches"] == 3
     assert "ceiling" not in jobs                     # nothing was planted in a user's cohort
     assert "sub-02_ses-bl_space-MNI152NLin2009aSym_res-2_desc-preproc_T1w.nii.gz" in out.stdout
 

@@ -60,3 +60,47 @@ def test_failure_record_in_gives_failure_record_out(grid_file, tmp_path):
     assert main(["patches", "--in", str(image), "--grid", str(grid_path), "--out", str(out)]) == 0
     assert failure_reason(out) == "sub-002_T1w.nii.gz: no brain found"
     assert failure_reason(grid_path) is None
+
+
+def _second_image(tmp_path, name="sub-003_desc-preproc_T1w.nii.gz"):
+    tpl = load_template(2.0)
+    path = tmp_path / name
+    nib.save(nib.Nifti1Image(np.random.default_rng(3).normal(size=tpl.shape).astype(np.float32), tpl.affine), str(path))
+    return path
+
+
+def test_a_batch_gives_every_image_the_bytes_it_gets_alone(grid_file, image_file, tmp_path):
+    """Several images in one process (one job per preprocessing batch in the workflow), a failure
+    record among them: each output has the bytes of a call for that image alone."""
+    from neurofusion.failure import write_failure_record
+
+    (grid_path, _), (first, _) = grid_file, image_file
+    failed = tmp_path / "sub-002_desc-preproc_T1w.nii.gz"
+    write_failure_record(failed, "sub-002_T1w.nii.gz: no brain found")
+    images = [first, failed, _second_image(tmp_path)]
+    batch = [tmp_path / "batch" / f"{i}.npy" for i in range(3)]
+    assert main(["patches", "--in", *map(str, images), "--grid", str(grid_path), "--out", *map(str, batch)]) == 0
+    for image, out in zip(images, batch):
+        alone = tmp_path / "alone" / out.name
+        assert main(["patches", "--in", str(image), "--grid", str(grid_path), "--out", str(alone)]) == 0
+        assert out.read_bytes() == alone.read_bytes(), image.name
+
+
+def test_a_batch_stopped_by_one_image_leaves_no_output_of_any(grid_file, image_file, tmp_path, capsys):
+    (grid_path, _), (first, _) = grid_file, image_file
+    wrong = tmp_path / "one_mm.nii.gz"
+    nib.save(nib.Nifti1Image(np.ones((40, 40, 40), np.float32), np.eye(4)), str(wrong))
+    outs = [tmp_path / "p" / "a.npy", tmp_path / "p" / "b.npy"]
+    assert main(["patches", "--in", str(first), str(wrong), "--grid", str(grid_path), "--out", *map(str, outs)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(wrong) in err[0]
+    assert not [p for p in (tmp_path / "p").rglob("*") if p.is_file()]  # a.npy was written, and is gone
+
+
+def test_a_batch_needs_one_out_path_per_image(grid_file, image_file, tmp_path, capsys):
+    (grid_path, _), (first, _) = grid_file, image_file
+    code = main(["patches", "--in", str(first), str(_second_image(tmp_path)), "--grid", str(grid_path),
+                 "--out", str(tmp_path / "p" / "a.npy")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "1 patch arrays to write for 2 images" in err[0]
+    assert not (tmp_path / "p").exists()

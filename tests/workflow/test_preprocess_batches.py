@@ -1,8 +1,9 @@
 """preprocess.scans_per_job: several scans per preprocessing job, the same bytes as one per scan.
 
 A private copy of the finished tiny run (one job per scan) switches to batches of about three
-scans and redoes its preprocessing: every preprocessing output must come back byte for byte,
-and afterwards a changed scan reruns its own batch and no other.
+scans and redoes its preprocessing and patch extraction (one job per batch each): every
+output must come back byte for byte, and afterwards a changed scan reruns its own batch and
+no other.
 """
 
 from __future__ import annotations
@@ -35,19 +36,22 @@ def test_batches_give_the_bytes_of_one_job_per_scan_and_rerun_alone(tiny_run, ti
     batches = scan_batches(labels, SCANS_PER_JOB)
     assert 1 < len(batches) < len(labels), "the tiny cohort should make several batches of several scans"
 
+    patches = sorted(p.relative_to(run.root) for p in (run.results / "patches").glob("sub-*/*.npy"))
+    assert len(patches) == len(labels)
     # forced: a batch whose set of scans is that of the old per-scan job (one scan) would be up to date
-    rules = sorted(f"preprocess_batch_{b[0]}" for b in batches)
-    out = run.snakemake(*map(str, preprocessed), "--forcerun", *rules, timeout=900)
+    rules = sorted(f"{step}_batch_{b[0]}" for b in batches for step in ("preprocess", "extract_patches"))
+    out = run.snakemake(*map(str, preprocessed + patches), "--forcerun", *rules, timeout=900)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-4000:]
     assert sorted(j.rule for j in planned_jobs(out.stdout + out.stderr)) == rules
-    for rel in preprocessed:
+    for rel in preprocessed + patches:
         assert (run.root / rel).read_bytes() == (tiny_run.root / rel).read_bytes(), rel
-    logs = sorted(p.name for p in (run.results / "logs" / "preprocess").glob("batch-*.log"))
-    assert logs == sorted(f"batch-{b[0]}.log" for b in batches)
+    for step in ("preprocess", "patches"):
+        logs = sorted(p.name for p in (run.results / "logs" / step).glob("batch-*.log"))
+        assert logs == sorted(f"batch-{b[0]}.log" for b in batches), step
 
     # a changed scan (newer file) reruns the one batch that holds it
     middle = next(b for b in batches if len(b) > 1)
     scan = next((run.results / "demo" / "bids" / f"sub-{middle[-1]}").rglob("*_T1w.nii*"))
     os.utime(scan)
-    again = [j.rule for j in run.dry_run(*map(str, preprocessed))]
-    assert again == [f"preprocess_batch_{middle[0]}"]
+    again = sorted(j.rule for j in run.dry_run(*map(str, preprocessed + patches)))
+    assert again == [f"extract_patches_batch_{middle[0]}", f"preprocess_batch_{middle[0]}"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import numpy as np
 
@@ -49,13 +50,36 @@ def write_patches(image_path, grid_path, out_path) -> np.ndarray | None:
     A failure record in place of the image (a scan preprocessing excluded) gives a failure
     record in place of the patch array, with the same reason, and None.
     """
+    return write_patch_batch([image_path], grid_path, [out_path])[0]
+
+
+def write_patch_batch(image_paths, grid_path, out_paths) -> list[np.ndarray | None]:
+    """:func:`write_patches` for several images in one process, the grid read once.
+
+    Each output has the bytes it gets alone. All or nothing: an image that stops the batch
+    (unreadable, off the grid) takes the outputs written before it with it.
+    """
+    if len(image_paths) != len(out_paths):
+        raise NeurofusionError(f"{len(out_paths)} patch arrays to write for {len(image_paths)} images",
+                               fix="give one --out path per --in image, in the same order")
     table, meta = read_grid(grid_path)
-    reason = failure_reason(image_path)
-    if reason is not None:
-        write_failure_record(out_path, reason)
-        return None
-    patches = extract_patches(load_on_grid(image_path, meta), table.sort_values("patch_id"))
-    with atomic_output(out_path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.save(fh, patches)
-    return patches
+    table = table.sort_values("patch_id")
+    written, arrays = [], []
+    try:
+        for image_path, out_path in zip(image_paths, out_paths):
+            reason = failure_reason(image_path)
+            if reason is not None:
+                write_failure_record(out_path, reason)
+                patches = None
+            else:
+                patches = extract_patches(load_on_grid(image_path, meta), table)
+                with atomic_output(out_path) as tmp:
+                    with open(tmp, "wb") as fh:
+                        np.save(fh, patches)
+            written.append(out_path)
+            arrays.append(patches)
+    except BaseException:
+        for path in written:
+            Path(path).unlink(missing_ok=True)
+        raise
+    return arrays
