@@ -27,6 +27,13 @@ def test_avx512_bf16_and_amx_are_named(tmp_path):
     assert ", AVX2 AVX-512 AVX512-BF16 AMX;" in cpu_description(str(path))
 
 
+def test_family_and_model_tell_alike_names_apart(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text(CPUINFO.format(extra="").replace("model name\t: Test CPU 9000\n",
+                                                     "cpu family\t: 25\nmodel\t\t: 17\nmodel name\t: AMD EPYC\n"))
+    assert cpu_description(str(path)).startswith(f"AMD EPYC (family 25 model 17), {os.cpu_count()} cores, AVX2;")
+
+
 def test_no_cpuinfo_still_describes_the_machine(tmp_path):
     text = cpu_description(str(tmp_path / "missing"))
     assert f"{os.cpu_count()} cores, no AVX2" in text

@@ -70,24 +70,31 @@ _EXTENSIONS = (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512
 
 
 def cpu_description(cpuinfo: str = "/proc/cpuinfo") -> str:
-    """The CPU model, its core count and vector extensions, e.g. 'AMD EPYC, 2 cores, AVX2 AVX-512'.
+    """The CPU model, its core count and vector extensions, e.g.
+    'AMD EPYC (family 25 model 17), 2 cores, AVX2 AVX-512'.
 
     Printed by every benchmark beside its ratios, because a figure measured on an
-    AVX-512/AMX machine does not hold on an AVX2-only one.
+    AVX-512/AMX machine does not hold on an AVX2-only one. The x86 family and model numbers
+    tell apart CPUs that a virtual machine names alike ('AMD EPYC' is Rome, Milan or Genoa:
+    family 23 model 49, family 25 model 1, family 25 model 17), whose speeds differ.
     """
     import platform
 
-    model, flags = "", set()
+    model, flags, numbers = "", set(), {}
     try:
         with open(cpuinfo) as f:
             for line in f:
                 key, _, value = (part.strip() for part in line.partition(":"))
                 if key == "model name" and not model:
                     model = value
+                elif key in ("cpu family", "model") and key not in numbers:
+                    numbers[key] = value
                 elif key in ("flags", "Features") and not flags:
                     flags = set(value.split())
     except OSError:  # not Linux: platform's name is all there is
         pass
+    if model and len(numbers) == 2:
+        model = f"{model} (family {numbers['cpu family']} model {numbers['model']})"
     found = [name for flag, name in _EXTENSIONS if flag in flags] or ["no AVX2"]
     try:
         import torch
