@@ -265,6 +265,11 @@ def patch_file(subject):
     return PATCH_PATH.format(subject=subject, ses=SCANS[subject][0])
 
 
+def patch_output(path):
+    """A patch array as an output: temporary unless patches.keep_patches."""
+    return path if config["patches"]["keep_patches"] else temp(path)
+
+
 def shard_subjects(shard):
     i = int(shard)
     return SUBJECTS[i * SHARD_SIZE : (i + 1) * SHARD_SIZE]

@@ -160,7 +160,7 @@ if SCANS_PER_JOB == 1:
             image=PREPROC_IMAGE,
             grid=f"{R}/patches/grid.parquet",
         output:
-            PATCH_PATH if config["patches"]["keep_patches"] else temp(PATCH_PATH),
+            patch_output(PATCH_PATH),
         params:
             code=code_hash("patches"),
         log:
@@ -187,10 +187,7 @@ else:
                 image=[scan_path(PREPROC_IMAGE, s) for s in _batch],
                 grid=f"{R}/patches/grid.parquet",
             output:
-                [
-                    patch_file(s) if config["patches"]["keep_patches"] else temp(patch_file(s))
-                    for s in _batch
-                ],
+                [patch_output(patch_file(s)) for s in _batch],
             params:
                 code=code_hash("patches"),
             log:
