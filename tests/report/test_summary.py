@@ -178,3 +178,23 @@ def test_the_page_says_what_the_encoder_was_pretrained_on():
     fold = encoder_sentence([{"scope": "fold", "left_out_fold": k, "pretrained_on": n} for k, n in ((1, 27), (0, 28))])
     assert "one builtin encoder per fold" in fold and "(subjects per encoder: fold 0: 28, fold 1: 27)" in fold
     assert encoder_sentence([None]) == encoder_sentence([]) == ""
+
+
+def test_the_controls_are_shown_beside_their_yardsticks():
+    from neurofusion.report.summary import attribution_check_table, controls_yardstick
+
+    similarity = {"mri": {"median": -0.031, "q25": -0.1, "q75": 0.07, "n_subjects": 40},
+                  "protein": {"median": 0.26, "q25": 0.2, "q75": 0.33, "n_subjects": 40}}
+    region = {"headline": 2.95, "headline_map": "difference"}
+    check = {"inputs": {"region_enrichment": 3.52, "protein_median_rank": 2.0},
+             "methods": {"occlusion": {"trained": {"region": {"headline": 8.37, "headline_map": "AD"}},
+                                       "randomised": {"region": region, "rank_similarity": similarity},
+                                       "verdict": {"region": False}}}}
+    row = attribution_check_table(check).iloc[0]
+    assert row["rank ρ with the trained map, randomised (patches / proteins)"] == "-0.03 / 0.26"
+    similarity["mri"]["median"] = -0.002                   # shown as 0.00, not -0.00
+    assert attribution_check_table(check).iloc[0, -2] == "0.00 / 0.26"
+    text = controls_yardstick(check, ["CN", "AD"])
+    assert "is 3.52× enriched in the planted region and ranks the planted proteins at median 2.0" in text
+    assert "Spearman" in text
+    assert controls_yardstick({"methods": {"occlusion": {"trained": {}}}}, ["CN", "AD"]) == ""  # an older export

@@ -87,3 +87,10 @@ def test_attribution_maps_and_their_controls_are_exported(tiny_run):
     assert not check["attribution"]["methods"]["occlusion"]["trained"]["region"].get("all_zero")
     page = (tiny_run.results / "eval" / "summary.html").read_text()
     assert "Attribution: what drives the fusion model" in page and "The planted check supports" in page
+    # what the controls are read against: the inputs' own class difference and the maps' rank similarity
+    inputs = check["attribution"]["inputs"]
+    assert inputs["region_enrichment"] > 0 and inputs["protein_median_rank"] >= 1
+    assert f"is {inputs['region_enrichment']:.2f}× enriched in the planted region" in page
+    similarity = check["attribution"]["methods"]["occlusion"]["shuffled"]["rank_similarity"]
+    shown = [f"{round(similarity[m]['median'], 2) + 0.0:.2f}" for m in ("mri", "protein")]  # no "-0.00"
+    assert " / ".join(shown) in page

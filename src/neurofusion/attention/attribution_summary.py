@@ -14,7 +14,9 @@ Planted check per method (and control): the enrichment is mean |map| over the pa
 the planted region / mean |map| over the other patches, for the magnitude map (``all``),
 each class map and the difference map; the headline is the larger of the positive class's
 and the difference map's, as in the targets below. Planted proteins: rank by <method> and by
-|difference|, and their median rank.
+|difference|, and their median rank. What the controls are read against (sanity.py): the
+per-subject rank similarity of each control's map to the trained one, and the same check on
+``input_difference``, the inputs' own class difference per token.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 from .importance import _nanmean, difference_name, rank_descending
 from .methods import CONTROLS, METHODS
 from .planted import PlantedTruth, patches_in_regions
+from .sanity import INPUT_COLUMN
 # the targets of the planted check (issue "attribution that finds what is there")
 REGION_TARGET = 3.0         # headline enrichment of the trained model's map
 CONTROL_CEILING = 1.3       # headline enrichment a randomised model must stay under
@@ -56,12 +59,16 @@ def _add_ranks(table: pd.DataFrame, methods: Sequence[str]) -> None:
 
 
 def attribution_tables(results: dict, labels, classes, methods, patch_ids=None, grid=None, protein_ids=None,
-                       catalog=None, patch_present=None, protein_present=None, raw_protein=None):
+                       catalog=None, patch_present=None, protein_present=None, raw_protein=None,
+                       input_difference=None):
     """(patch table or None, protein table or None).
 
     results: {kind: {method: {"mri": [N, P], "protein": [N, K]}}} with kind "trained" and any
-    of CONTROLS; raw_protein: the raw attention's protein scores to show beside ([K] or None).
+    of CONTROLS; raw_protein: the raw attention's protein scores to show beside ([K] or None);
+    input_difference: {"mri": [P], "protein": [K]}, the inputs' own class difference per token
+    (sanity.ClassMeans), written as the column ``input_difference`` beside the methods'.
     """
+    input_difference = input_difference or {}
     labels = np.asarray(labels)
     patch_cols, protein_cols = {}, {}
     for kind, per_method in results.items():
@@ -75,6 +82,8 @@ def attribution_tables(results: dict, labels, classes, methods, patch_ids=None, 
     if patch_cols:
         coords = grid.set_index("patch_id").loc[list(patch_ids), ["x_mm", "y_mm", "z_mm"]].reset_index()
         coords["patch_id"] = coords["patch_id"].astype(np.int32)
+        if input_difference.get("mri") is not None:
+            patch_cols[INPUT_COLUMN] = np.asarray(input_difference["mri"], np.float64)
         patches = pd.concat([coords, pd.DataFrame(patch_cols)], axis=1)
         _add_ranks(patches, methods)
     if protein_cols:
@@ -85,6 +94,8 @@ def attribution_tables(results: dict, labels, classes, methods, patch_ids=None, 
                 "category": [info["category"].get(p, "") if "category" in info else "" for p in ids]}
         if raw_protein is not None:
             head["attention"] = np.asarray(raw_protein, np.float64)
+        if input_difference.get("protein") is not None:
+            protein_cols[INPUT_COLUMN] = np.asarray(input_difference["protein"], np.float64)
         proteins = pd.concat([pd.DataFrame(head), pd.DataFrame(protein_cols)], axis=1)
         _add_ranks(proteins, methods)
         proteins = proteins.sort_values([column(methods[0], stat="rank"), "protein_id"], kind="stable")
@@ -113,15 +124,19 @@ def _region_check(patches, inside, classes, method, kind) -> dict:
     return out
 
 
+def _planted_rows(proteins, names) -> list[np.ndarray]:
+    """Per planted protein name, the table rows whose gene or protein_id it is (any case)."""
+    genes = proteins["gene"].astype(str).str.lower().to_numpy()
+    ids = proteins["protein_id"].astype(str).str.lower().to_numpy()
+    return [np.flatnonzero((genes == n.strip().lower()) | (ids == n.strip().lower())) for n in names]
+
+
 def _protein_check(proteins, names, method, kind) -> dict:
     score = proteins[column(method, kind)].to_numpy()
     difference = proteins[column(method, kind, "difference")].to_numpy()
     rank, rank_diff = rank_descending(score), rank_descending(np.abs(difference))
-    genes = proteins["gene"].astype(str).str.lower().to_numpy()
-    ids = proteins["protein_id"].astype(str).str.lower().to_numpy()
     found = []
-    for name in names:
-        hit = np.flatnonzero((genes == name.strip().lower()) | (ids == name.strip().lower()))
+    for name, hit in zip(names, _planted_rows(proteins, names)):
         if len(hit):
             i = hit[np.argmin(rank[hit])]
             found.append({"name": name, "protein_id": str(proteins["protein_id"].iloc[i]), "rank": int(rank[i]),
@@ -137,8 +152,14 @@ def _protein_check(proteins, names, method, kind) -> dict:
             if ranks else None}
 
 
-def attribution_check(patches, proteins, truth: PlantedTruth | None, classes, methods, kinds) -> dict:
-    """The "attribution" part of planted_check.json: per method and model, region and proteins."""
+def attribution_check(patches, proteins, truth: PlantedTruth | None, classes, methods, kinds,
+                      dependence: dict | None = None) -> dict:
+    """The "attribution" part of planted_check.json: per method and model, region and proteins.
+
+    ``dependence`` (sanity.model_dependence): per method and control, the rank similarity of the
+    per-subject maps, stored under the control as ``rank_similarity``. With an
+    ``input_difference`` column in the tables, ``inputs`` holds what the inputs' own class
+    difference gives: its region enrichment and the planted proteins' median rank by it."""
     if truth is None:
         return {"available": False, "reason": "no truth.json given (--truth)"}
     out: dict = {"available": True, "classes": list(classes), "difference": difference_name(classes),
@@ -153,6 +174,9 @@ def attribution_check(patches, proteins, truth: PlantedTruth | None, classes, me
                          "patch_ids_inside": patches.loc[inside, "patch_id"].astype(int).tolist(), "patches": how}
     if proteins is not None and truth.proteins:
         out["n_proteins"] = int(len(proteins))
+    inputs = _input_check(patches, proteins, truth, inside)
+    if inputs:
+        out["inputs"] = inputs
     for m in methods:
         entry = {}
         for kind in kinds:
@@ -161,11 +185,27 @@ def attribution_check(patches, proteins, truth: PlantedTruth | None, classes, me
                 one["region"] = _region_check(patches, inside, classes, m, kind)
             if proteins is not None and truth.proteins:
                 one.update(_protein_check(proteins, truth.proteins, m, kind))
+            similarity = (dependence or {}).get(m, {}).get(kind)
+            if similarity:
+                one["rank_similarity"] = similarity
             entry[kind] = one
         entry["verdict"] = _verdict(entry)
         out["methods"][m] = entry
     out["supported"] = {part: [m for m in methods if out["methods"][m]["verdict"].get(part)]
                         for part in ("region", "proteins")}
+    return out
+
+
+def _input_check(patches, proteins, truth: PlantedTruth, inside) -> dict:
+    """The yardstick of the controls: the planted check applied to the inputs' own class difference."""
+    out = {}
+    if inside is not None and INPUT_COLUMN in patches:
+        out["region_enrichment"] = magnitude_enrichment(patches[INPUT_COLUMN].to_numpy(), inside)
+    if proteins is not None and truth.proteins and INPUT_COLUMN in proteins:
+        rank = rank_descending(proteins[INPUT_COLUMN].to_numpy(np.float64))  # NaN ranks last
+        ranks = [int(rank[hit].min()) for hit in _planted_rows(proteins, truth.proteins) if len(hit)]
+        out["protein_ranks"] = ranks
+        out["protein_median_rank"] = float(np.median(ranks)) if ranks else None
     return out
 
 

@@ -26,6 +26,7 @@ from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from .attribution import METHODS, attribute, check_methods, randomised_copy
 from .attribution_summary import CONTROLS, attribution_check, attribution_tables, column
+from .sanity import ClassMeans, model_dependence
 from .importance import difference_name, patch_importance, protein_importance, received_attention
 from .maps import attribution_map_name, load_grid, map_name, patch_volume, subject_map_name, volume_image
 from .planted import planted_check, read_truth
@@ -221,6 +222,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                                    fix="use the grid.parquet of the training run, or retrain")
     found = Attributions()
     acc = Accumulated()
+    inputs = {"mri": ClassMeans(len(classes)), "protein": ClassMeans(len(classes))}  # the controls' yardstick
     label_of = dict(zip(cohort["participant_id"].astype(str), cohort["label_index"].astype(int)))
     file_info = json.dumps({"classes": classes, "per_head": bool(per_head), "skipped": skipped,
                             "difference": difference_name(classes)}, sort_keys=True).encode()
@@ -237,6 +239,11 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                 src = source(fold)
                 data = inputs_for(ckpt, src, ids)
                 found.add("trained", attribute(model, data, methods, batch_size, device, ig_steps))
+                fold_labels = [label_of[p] for p in ids]
+                if cfg.uses_mri:
+                    inputs["mri"].add(data.mri.numpy(), data.mri_mask.numpy(), fold_labels)
+                if cfg.uses_proteins:
+                    inputs["protein"].add(data.prot_values.numpy(), data.prot_mask.numpy(), fold_labels)
                 if randomise_seed is not None:
                     found.add("randomised", attribute(randomised_copy(model, int(randomise_seed) * 1000 + fold), data,
                                                       methods, batch_size, device, ig_steps))
@@ -288,13 +295,16 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
         if raw:
             raw_protein = received_attention_mean(acc)
         results = found.stacked()
+        presents = {"mri": _stack(acc.patch_present) if cfg.uses_mri else None,
+                    "protein": _stack(acc.protein_present) if cfg.uses_proteins else None}
         patches, proteins = attribution_tables(
             results, acc.labels, classes, methods, acc.patch_ids, grid, acc.protein_ids, catalog,
-            _stack(acc.patch_present) if cfg.uses_mri else None,
-            _stack(acc.protein_present) if cfg.uses_proteins else None, raw_protein)
+            presents["mri"], presents["protein"], raw_protein,
+            input_difference={mod: means.difference() for mod, means in inputs.items()})
         write_attribution_outputs(results, acc, found, classes, methods, patches, proteins, grid, meta, paths)
         check = dict(summary["planted"]) if truth is not None and raw else {"available": truth is not None}
-        check["attribution"] = attribution_check(patches, proteins, truth, classes, methods, ["trained", *controls])
+        check["attribution"] = attribution_check(patches, proteins, truth, classes, methods, ["trained", *controls],
+                                                 model_dependence(results, presents, methods, controls))
         if found.integrated_delta:
             check["attribution"]["integrated_max_abs_delta"] = float(np.abs(np.concatenate(found.integrated_delta)).max())
         Path(paths["planted_check.json"]).write_text(json.dumps(check, indent=2, sort_keys=True) + "\n")

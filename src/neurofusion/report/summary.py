@@ -330,10 +330,44 @@ def attribution_check_table(check: dict) -> pd.DataFrame:
             if "median_rank" in one:
                 row[f"planted proteins' median rank, {kind}"] = ZERO if one.get("all_zero") \
                     else _fmt(one["median_rank"], 1)
+        for kind in ("randomised", "shuffled"):
+            similarity = entry.get(kind, {}).get("rank_similarity")
+            if similarity:
+                row[f"rank ρ with the trained map, {kind} (patches / proteins)"] = " / ".join(
+                    _fmt(_rounded((similarity.get(mod) or {}).get("median"))) for mod in ("mri", "protein")
+                    if mod in similarity)
         verdict = entry.get("verdict", {})
         row["supported"] = ", ".join(part for part in ("region", "proteins") if verdict.get(part)) or "no"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _rounded(value, digits=2):
+    """``value`` rounded for display, without a "-0.00"."""
+    return None if value is None else round(value, digits) + 0.0
+
+
+def controls_yardstick(attribution: dict, classes) -> str:
+    """What the controls' numbers are read against: the inputs' own class difference and rank similarity."""
+    inputs = attribution.get("inputs") or {}
+    parts = []
+    if inputs.get("region_enrichment") is not None or inputs.get("protein_median_rank") is not None:
+        said = []
+        if inputs.get("region_enrichment") is not None:
+            said.append(f"is {_fmt(inputs['region_enrichment'])}× enriched in the planted region")
+        if inputs.get("protein_median_rank") is not None:
+            said.append(f"ranks the planted proteins at median {_fmt(inputs['protein_median_rank'], 1)}")
+        parts.append(f"The inputs' own class difference ({html.esc(classes[-1])} − {html.esc(classes[0])} of the "
+                     f"model's normalised inputs, per token; column <code>input_difference</code>) {' and '.join(said)}. "
+                     "A class-difference map of anything that responds to its input, random weights included, "
+                     "gets about that much: a control near this figure follows the data, not a learned model.")
+    if any("rank_similarity" in entry.get(kind, {}) for entry in attribution.get("methods", {}).values()
+           for kind in ("randomised", "shuffled")):
+        parts.append("Rank similarity (Adebayo et al.'s measure): per test subject, Spearman's ρ between the "
+                     "trained model's |attribution| over its tokens and the control's, median over subjects. Near 1 "
+                     "the map survives the control, so it shows the input rather than what the model learned; "
+                     "near 0 or below it depends on the model.")
+    return f'<p class="note">{" ".join(parts)}</p>' if parts else ""
 
 
 def attribution_section(folder: Path, classes, top: int, dpi: int, figures: dict[str, bytes]) -> str:
@@ -380,6 +414,7 @@ def attribution_section(folder: Path, classes, top: int, dpi: int, figures: dict
                          f"(target ≤ {targets.get('protein_median_rank')}).</p>")
         table = attribution_check_table(attribution)
         parts.append(html.table(table))
+        parts.append(controls_yardstick(attribution, classes))
         supported = attribution.get("supported", {})
         named = [f"{part}: {', '.join(ms)}" for part, ms in supported.items() if ms]
         parts.append(f"<p>The planted check supports {html.esc('; '.join(named)) if named else 'no method'}"
