@@ -137,12 +137,14 @@ def test_export_attention_from_trained_checkpoints(stage_inputs):
         assert entry["trained"]["region"]["headline"] > 0 and 1 <= entry["trained"]["median_rank"] <= K
         for similarity in entry["randomised"].get("rank_similarity", {}).values():  # relevance may be 0 everywhere
             assert -1 <= similarity["q25"] <= similarity["median"] <= similarity["q75"] <= 1
-            assert similarity["n_subjects"] <= N - 1
+            assert 1 <= similarity["n_subjects"] <= N - 1
     assert set(attribution["methods"]["occlusion"]["randomised"]["rank_similarity"]) == {"mri", "protein"}
-    # the controls' yardstick: the inputs' own class difference, per token, beside the methods
+    # the controls' yardstick: the inputs' own class difference, per token, beside the methods. The
+    # fixture moves patch 3 and NEFL in AD: inputs taken from other subjects or labels would lose them
     patch_table = pd.read_parquet(out / "patch_attribution.parquet")
-    assert (patch_table["input_difference"] > 0).all() and (table["input_difference"] > 0).all()
-    assert attribution["inputs"]["region_enrichment"] > 0 and 1 <= attribution["inputs"]["protein_median_rank"] <= K
+    assert patch_table.loc[patch_table["input_difference"].idxmax(), "patch_id"] == 3
+    assert table.loc[table["input_difference"].idxmax(), "gene"] == "NEFL"
+    assert attribution["inputs"]["region_enrichment"] > 2 and attribution["inputs"]["protein_ranks"] == [1]
     assert attribution["integrated_max_abs_delta"] < 0.05  # integrated gradients' completeness on real data
 
     # per head: one row per head (2), same mean; a rerun gives the same bytes

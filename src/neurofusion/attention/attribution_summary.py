@@ -200,7 +200,8 @@ def _input_check(patches, proteins, truth: PlantedTruth, inside) -> dict:
     """The yardstick of the controls: the planted check applied to the inputs' own class difference."""
     out = {}
     if inside is not None and INPUT_COLUMN in patches:
-        out["region_enrichment"] = magnitude_enrichment(patches[INPUT_COLUMN].to_numpy(), inside)
+        value = magnitude_enrichment(patches[INPUT_COLUMN].to_numpy(), inside)
+        out["region_enrichment"] = value if value is not None and np.isfinite(value) else None
     if proteins is not None and truth.proteins and INPUT_COLUMN in proteins:
         rank = rank_descending(proteins[INPUT_COLUMN].to_numpy(np.float64))  # NaN ranks last
         ranks = [int(rank[hit].min()) for hit in _planted_rows(proteins, truth.proteins) if len(hit)]

@@ -26,7 +26,7 @@ from ..errors import NeurofusionError
 from ..io import all_or_nothing
 from .attribution import METHODS, attribute, check_methods, randomised_copy
 from .attribution_summary import CONTROLS, attribution_check, attribution_tables, column
-from .sanity import ClassMeans, model_dependence
+from .sanity import FoldClassDifference, model_dependence
 from .importance import difference_name, patch_importance, protein_importance, received_attention
 from .maps import attribution_map_name, load_grid, map_name, patch_volume, subject_map_name, volume_image
 from .planted import planted_check, read_truth
@@ -222,7 +222,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                                    fix="use the grid.parquet of the training run, or retrain")
     found = Attributions()
     acc = Accumulated()
-    inputs = {"mri": ClassMeans(len(classes)), "protein": ClassMeans(len(classes))}  # the controls' yardstick
+    inputs = {"mri": FoldClassDifference(len(classes)), "protein": FoldClassDifference(len(classes))}  # controls' yardstick
     label_of = dict(zip(cohort["participant_id"].astype(str), cohort["label_index"].astype(int)))
     file_info = json.dumps({"classes": classes, "per_head": bool(per_head), "skipped": skipped,
                             "difference": difference_name(classes)}, sort_keys=True).encode()
@@ -239,11 +239,11 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                 src = source(fold)
                 data = inputs_for(ckpt, src, ids)
                 found.add("trained", attribute(model, data, methods, batch_size, device, ig_steps))
-                fold_labels = [label_of[p] for p in ids]
+                acc.check_tokens(ckpt["grid"]["patch_ids"], ckpt["proteins"]["protein_ids"], checkpoint)
                 if cfg.uses_mri:
-                    inputs["mri"].add(data.mri.numpy(), data.mri_mask.numpy(), fold_labels)
+                    inputs["mri"].add(data.mri.numpy(), data.mri_mask.numpy(), data.labels.numpy())
                 if cfg.uses_proteins:
-                    inputs["protein"].add(data.prot_values.numpy(), data.prot_mask.numpy(), fold_labels)
+                    inputs["protein"].add(data.prot_values.numpy(), data.prot_mask.numpy(), data.labels.numpy())
                 if randomise_seed is not None:
                     found.add("randomised", attribute(randomised_copy(model, int(randomise_seed) * 1000 + fold), data,
                                                       methods, batch_size, device, ig_steps))

@@ -11,11 +11,13 @@ weights and one trained on shuffled labels. Two measurements say what a control'
   depends on the model's weights.
 - **The inputs' own class difference**: per token, the Euclidean norm over features of
   (mean over the last class - mean over the first) of the model's inputs, normalised as the
-  model sees them (MRI: the patch embedding; proteins: the value). A class-difference map of
-  any function that responds to its input, random weights included, is largest where the
-  inputs differ between the classes, so this norm's enrichment in the planted region (and the
-  planted proteins' rank by it) is about what a control can reach without having learned
-  anything: a randomised control above the ceiling but near this yardstick follows the data.
+  model sees them (MRI: the patch embedding; proteins: the value), per fold and combined over
+  folds (FoldClassDifference). A class-difference map of a function that responds to its
+  input, random weights included, is enriched where the inputs differ between the classes,
+  so this norm's enrichment in the planted region (and the planted proteins' rank by it) is a
+  yardstick for the controls: a randomised control above the ceiling but below this figure
+  may owe its enrichment to the data rather than to anything learned. It is a yardstick, not a
+  bound: the controls' headline is the larger of two signed-mean maps, not a norm.
 """
 
 from __future__ import annotations
@@ -26,40 +28,46 @@ from scipy.stats import rankdata
 INPUT_COLUMN = "input_difference"  # the yardstick's column in the patch and protein tables
 
 
-class ClassMeans:
-    """Per-class sums of token inputs, added fold by fold (a cohort never sits in memory whole).
+class FoldClassDifference:
+    """The inputs' own class difference per token, fold by fold, combined as the pooled maps combine.
 
-    ``add(x [N, X, F] or [N, X], present [N, X] bool, labels [N])``; ``difference(first, last)``
-    gives [X]: the norm over features of the last class's mean minus the first's, NaN for a
-    token absent from either class.
+    ``add(x [N, X, F] or [N, X], present [N, X] bool, labels [N])`` once per fold (each fold's
+    test subjects, as that fold's model sees them): the fold's d_k [X] is the norm over features
+    of the last class's mean minus the first's (NaN for a token absent from either class).
+    ``difference()`` gives sqrt(sum_k (n_k / n)^2 d_k^2): the pooled class-difference map is a
+    weighted sum of the folds' maps, and for independent per-fold models (the randomised
+    control draws each fold's weights afresh) their magnitudes add this way. The norm is taken
+    inside each fold, because with ``embedding.pretrain.scope: fold`` every fold has an encoder
+    of its own and feature j of one fold's embeddings is not feature j of another's. It is not
+    corrected for sampling noise (a token with no true difference still has a positive norm),
+    for the controls' maps carry the same noise of the same subjects.
     """
 
-    def __init__(self, n_classes: int):
-        self.n_classes = n_classes
-        self.sums: np.ndarray | None = None    # [C, X, F] float64
-        self.counts: np.ndarray | None = None  # [C, X]
+    def __init__(self, n_classes: int, first: int = 0, last: int = -1):
+        self.n_classes, self.first, self.last = n_classes, first, last
+        self.folds: list[tuple[int, np.ndarray]] = []  # (subjects in the fold, d_k [X])
 
     def add(self, x, present, labels) -> None:
-        x = np.asarray(x, np.float64)
+        x = np.asarray(x, np.float32)
         if x.ndim == 2:
             x = x[:, :, None]
         present = np.ones(x.shape[:2], bool) if present is None else np.asarray(present, bool)
         labels = np.asarray(labels)
-        if self.sums is None:
-            self.sums = np.zeros((self.n_classes, *x.shape[1:]))
-            self.counts = np.zeros((self.n_classes, x.shape[1]))
-        kept = np.where(present[:, :, None], x, 0.0)
-        for c in range(self.n_classes):
-            rows = labels == c
-            self.sums[c] += kept[rows].sum(axis=0)
-            self.counts[c] += present[rows].sum(axis=0)
+        means = []
+        for c in (self.first, self.last):
+            rows = labels == (c % self.n_classes)
+            weight = present[rows].astype(np.float64)  # [n_c, X]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means.append(np.einsum("nx,nxf->xf", weight, x[rows], dtype=np.float64) / weight.sum(0)[:, None])
+        self.folds.append((len(labels), np.sqrt(((means[1] - means[0]) ** 2).sum(axis=1))))
 
-    def difference(self, first: int = 0, last: int = -1) -> np.ndarray | None:
-        if self.sums is None:
+    def difference(self) -> np.ndarray | None:
+        if not self.folds:
             return None
-        with np.errstate(invalid="ignore", divide="ignore"):
-            means = self.sums / self.counts[:, :, None]  # [C, X, F]; 0 / 0 -> NaN
-        return np.sqrt(((means[last] - means[first]) ** 2).sum(axis=1))
+        total = sum(n for n, _ in self.folds)
+        squares = np.stack([(n / total) ** 2 * d ** 2 for n, d in self.folds])  # [folds, X]
+        seen = np.isfinite(squares).any(axis=0)
+        return np.where(seen, np.sqrt(np.nansum(squares, axis=0)), np.nan)
 
 
 def rank_similarity(trained, control, present=None, min_tokens: int = 3) -> dict | None:
@@ -70,6 +78,7 @@ def rank_similarity(trained, control, present=None, min_tokens: int = 3) -> dict
     present = np.ones(a.shape, bool) if present is None else np.asarray(present, bool)
     rhos = []
     for row_a, row_b, keep in zip(a, b, present):
+        keep = keep & np.isfinite(row_a) & np.isfinite(row_b)
         x, y = row_a[keep], row_b[keep]
         if len(x) < min_tokens or np.ptp(x) == 0 or np.ptp(y) == 0:
             continue
@@ -89,8 +98,8 @@ def model_dependence(results: dict, presents: dict, methods, controls) -> dict:
     for m in methods:
         for kind in controls:
             control = results.get(kind, {}).get(m, {})
-            sims = {mod: rank_similarity(trained[m][mod], control[mod], presents.get(mod))
-                    for mod in control if mod in trained.get(m, {})}
+            sims = {mod: sim for mod in control if mod in trained.get(m, {})
+                    if (sim := rank_similarity(trained[m][mod], control[mod], presents.get(mod))) is not None}
             if sims:
                 out.setdefault(m, {})[kind] = sims
     return out

@@ -333,9 +333,10 @@ def attribution_check_table(check: dict) -> pd.DataFrame:
         for kind in ("randomised", "shuffled"):
             similarity = entry.get(kind, {}).get("rank_similarity")
             if similarity:
-                row[f"rank ρ with the trained map, {kind} (patches / proteins)"] = " / ".join(
-                    _fmt(_rounded((similarity.get(mod) or {}).get("median"))) for mod in ("mri", "protein")
-                    if mod in similarity)
+                mods = [mod for mod in ("mri", "protein") if mod in similarity]
+                label = " / ".join({"mri": "patches", "protein": "proteins"}[mod] for mod in mods)
+                row[f"rank ρ with the trained map, {kind} ({label})"] = " / ".join(
+                    _fmt(_rounded(similarity[mod]["median"])) for mod in mods)
         verdict = entry.get("verdict", {})
         row["supported"] = ", ".join(part for part in ("region", "proteins") if verdict.get(part)) or "no"
         rows.append(row)
@@ -358,9 +359,11 @@ def controls_yardstick(attribution: dict, classes) -> str:
         if inputs.get("protein_median_rank") is not None:
             said.append(f"ranks the planted proteins at median {_fmt(inputs['protein_median_rank'], 1)}")
         parts.append(f"The inputs' own class difference ({html.esc(classes[-1])} − {html.esc(classes[0])} of the "
-                     f"model's normalised inputs, per token; column <code>input_difference</code>) {' and '.join(said)}. "
-                     "A class-difference map of anything that responds to its input, random weights included, "
-                     "gets about that much: a control near this figure follows the data, not a learned model.")
+                     f"model's normalised inputs per token, per fold; column <code>input_difference</code>) "
+                     f"{' and '.join(said)}. A class-difference map of a model that responds to its input, random "
+                     "weights included, is enriched where the inputs differ, so a control above the ceiling but "
+                     "below this figure may owe its enrichment to the data rather than to anything learned "
+                     "(a yardstick, not a bound).")
     if any("rank_similarity" in entry.get(kind, {}) for entry in attribution.get("methods", {}).values()
            for kind in ("randomised", "shuffled")):
         parts.append("Rank similarity (Adebayo et al.'s measure): per test subject, Spearman's ρ between the "
