@@ -66,7 +66,7 @@ def attribution_tables(results: dict, labels, classes, methods, patch_ids=None, 
     results: {kind: {method: {"mri": [N, P], "protein": [N, K]}}} with kind "trained" and any
     of CONTROLS; raw_protein: the raw attention's protein scores to show beside ([K] or None);
     input_difference: {"mri": [P], "protein": [K]}, the inputs' own class difference per token
-    (sanity.ClassMeans), written as the column ``input_difference`` beside the methods'.
+    (sanity.FoldClassDifference), written as the column ``input_difference`` beside the methods'.
     """
     input_difference = input_difference or {}
     labels = np.asarray(labels)

@@ -239,7 +239,7 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                 src = source(fold)
                 data = inputs_for(ckpt, src, ids)
                 found.add("trained", attribute(model, data, methods, batch_size, device, ig_steps))
-                acc.check_tokens(ckpt["grid"]["patch_ids"], ckpt["proteins"]["protein_ids"], checkpoint)
+                acc.check_tokens(ckpt["grid"]["patch_ids"], ckpt["proteins"]["protein_ids"], checkpoint)  # before any use
                 if cfg.uses_mri:
                     inputs["mri"].add(data.mri.numpy(), data.mri_mask.numpy(), data.labels.numpy())
                 if cfg.uses_proteins:
@@ -255,7 +255,6 @@ def export_attention(checkpoints, cohort_path, embeddings, grid_path, proteins_p
                 if not raw:
                     acc.participant_ids += ids
                     acc.labels += [label_of[p] for p in ids]
-                    acc.check_tokens(ckpt["grid"]["patch_ids"], ckpt["proteins"]["protein_ids"], checkpoint)
                     acc.protein_present.append(data.prot_mask.numpy())
                     acc.patch_present.append(data.mri_mask.numpy())
                     continue

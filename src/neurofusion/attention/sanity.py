@@ -23,7 +23,7 @@ weights and one trained on shuffled labels. Two measurements say what a control'
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 
 INPUT_COLUMN = "input_difference"  # the yardstick's column in the patch and protein tables
 
@@ -82,7 +82,7 @@ def rank_similarity(trained, control, present=None, min_tokens: int = 3) -> dict
         x, y = row_a[keep], row_b[keep]
         if len(x) < min_tokens or np.ptp(x) == 0 or np.ptp(y) == 0:
             continue
-        rhos.append(float(np.corrcoef(rankdata(x), rankdata(y))[0, 1]))  # ties get their mean rank
+        rhos.append(float(spearmanr(x, y).statistic))  # ties get their mean rank
     if not rhos:
         return None
     q25, median, q75 = np.percentile(rhos, [25, 50, 75])
