@@ -205,9 +205,11 @@ def test_fold_scope_pretrains_one_encoder_per_fold_and_each_fold_reads_its_own(t
     """embedding.pretrain.scope: fold. One encoder per fold, pretrained with --leave-out-fold K
     from the cohort table, embeds every scan into its fold-K/ shards; fold K's training jobs
     read those, the export reads every fold's (it picks each model's by checksum) and the
-    summary one shard per encoder. A user's encoder cannot be pretrained per fold: refused."""
+    summary one shard per encoder. A user's encoder cannot be pretrained per fold: refused.
+    The encoder's layout reaches each pretraining job."""
     overlay = tmp_path / "fold.yaml"
-    overlay.write_text(yaml.safe_dump({"results": f"{tmp_path}/r", "embedding": {"pretrain": {"scope": "fold"}}}))
+    overlay.write_text(yaml.safe_dump({"results": f"{tmp_path}/r",
+                                       "embedding": {"pretrain": {"scope": "fold", "layout": "strided"}}}))
     out = snakemake("-n", "-p", "--configfile", str(ROOT / "config" / "config.yaml"), str(overlay))
     assert out.returncode == 0, out.stderr
     jobs = planned(out)
@@ -218,6 +220,7 @@ def test_fold_scope_pretrains_one_encoder_per_fold_and_each_fold_reads_its_own(t
     for k in range(folds):
         pretrain = [s for s in shells if f"--out {r}/embeddings/fold-{k}/encoder.pt " in s]
         assert len(pretrain) == 1 and f"--cohort {r}/cohort/participants.parquet --leave-out-fold {k} " in pretrain[0]
+        assert " --layout strided " in pretrain[0]
         embed = [s for s in shells if s.startswith("Shell command: neurofusion embed ")
                  and f"--weights {r}/embeddings/fold-{k}/encoder.pt " in s]
         assert len(embed) == 1 and f"--out {r}/embeddings/fold-{k}/shard-000.parquet " in embed[0]

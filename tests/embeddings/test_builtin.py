@@ -55,3 +55,42 @@ def test_other_torch_file_is_refused(tmp_path):
     torch.save({"weight": torch.zeros(2)}, path)
     with pytest.raises(NeurofusionError, match="not a built-in encoder checkpoint"):
         load_builtin(path)
+
+
+@pytest.mark.parametrize("layout, weights", [("full", 157_416), ("strided", 47_664)])
+def test_both_layouts_embed_every_patch_size_to_the_width(layout, weights):
+    torch.manual_seed(0)
+    enc = BuiltinEncoder(BuiltinConfig(width=64, stem_channels=8, layout=layout)).eval()
+    assert sum(p.numel() for p in enc.parameters()) == weights  # the counts the module docstring gives
+    for side in (12, 14):
+        with torch.inference_mode():
+            assert enc(torch.randn(3, 1, side, side, side)).shape == (3, 64)
+
+
+def test_strided_layout_has_no_full_resolution_convolution():
+    """Its first convolution halves the grid and the last one mixes channels only."""
+    convs = [m for m in BuiltinEncoder(BuiltinConfig(layout="strided")).modules() if isinstance(m, torch.nn.Conv3d)]
+    assert convs[0].in_channels == 1 and convs[0].stride == (2, 2, 2)
+    assert convs[-1].kernel_size == (1, 1, 1)
+    convs = [m for m in BuiltinEncoder(BuiltinConfig(layout="full")).modules() if isinstance(m, torch.nn.Conv3d)]
+    assert convs[0].stride == (1, 1, 1) and convs[-1].kernel_size == (3, 3, 3)
+
+
+def test_a_checkpoint_written_before_layouts_existed_loads_as_the_full_layout(tmp_path):
+    torch.manual_seed(0)
+    enc = BuiltinEncoder(BuiltinConfig(width=24, stem_channels=8, layout="full")).eval()
+    path = tmp_path / "old.pt"
+    save_builtin(path, enc, {})
+    ckpt = torch.load(path, weights_only=True)
+    del ckpt["config"]["layout"]  # what every earlier checkpoint holds
+    torch.save(ckpt, path)
+    back = load_builtin(path)
+    assert back.cfg.layout == "full"
+    x = torch.randn(2, 1, 12, 12, 12)
+    with torch.inference_mode():
+        assert torch.equal(enc(x), back(x))
+
+
+def test_an_unknown_layout_is_a_one_line_error_naming_the_choices():
+    with pytest.raises(NeurofusionError, match="unknown built-in encoder layout .wide.*full, strided"):
+        BuiltinEncoder(BuiltinConfig(layout="wide"))

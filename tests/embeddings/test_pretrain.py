@@ -53,3 +53,16 @@ def test_a_time_limit_that_stops_the_run_is_recorded(patch_maker, tmp_path):
     outcome = load_builtin(tmp_path / "encoder.pt").pretrain_outcome
     assert outcome == {"epochs_run": 1, "epochs_planned": TINY["epochs"], "stopped_by_max_seconds": True,
                        "max_seconds": 1e-9}
+
+
+def test_the_strided_layout_pretrains_and_its_checkpoint_rebuilds_it(patch_maker, tmp_path):
+    patches = np.concatenate([patch_maker(16, 12, seed=i) for i in range(2)])
+    encoder, _, summary = pretrain_builtin(patches, PretrainConfig(seed=1, layout="strided", **TINY))
+    save_builtin(tmp_path / "encoder.pt", encoder, summary)
+    back = load_builtin(tmp_path / "encoder.pt")
+    assert back.cfg.layout == "strided" and summary["config"]["layout"] == "strided"
+    x = torch.from_numpy(patches[:3].astype(np.float32)).unsqueeze(1)
+    with torch.inference_mode():
+        assert torch.equal(encoder(x), back(x))
+    full, _, _ = pretrain_builtin(patches, PretrainConfig(seed=1, **TINY))
+    assert full.cfg.layout == "full" and len(full.features) == len(encoder.features) + 1

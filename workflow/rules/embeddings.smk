@@ -32,6 +32,7 @@ if config["embedding"]["encoder"] == "builtin":
             batch=config["embedding"]["pretrain"]["batch_size"],
             lr=config["embedding"]["pretrain"]["lr"],
             width=config["embedding"]["pretrain"]["width"],
+            layout=config["embedding"]["pretrain"]["layout"],
             seed=config["embedding"]["pretrain"]["seed"],
             jitter=config["embedding"]["pretrain"]["intensity_jitter"],
             max_seconds=time_limit(config["embedding"]["pretrain"].get("max_seconds")),
@@ -51,7 +52,8 @@ if config["embedding"]["encoder"] == "builtin":
         shell:
             "neurofusion pretrain-encoder --patches-dir {params.patches_dir:q} --grid {input.grid:q} "
             "--out {output.model:q} --history {output.history:q} --epochs {params.epochs} "
-            "--batch-size {params.batch} --lr {params.lr} --width {params.width} --seed {params.seed} "
+            "--batch-size {params.batch} --lr {params.lr} --width {params.width} --layout {params.layout} "
+            "--seed {params.seed} "
             "--intensity-jitter {params.jitter} {params.scope}"
             "{params.max_seconds}--threads {params.threads} --device {params.device} > {log:q} 2>&1"
 

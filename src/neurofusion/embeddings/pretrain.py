@@ -39,6 +39,7 @@ class PretrainConfig:
     lr: float = 1e-3
     width: int = 64
     stem_channels: int = 8
+    layout: str = "full"  # the encoder's layout (builtin.py): full | strided
     seed: int = 0
     max_seconds: float | None = None  # None: no wall-clock cap (the reproducible default)
     patches_per_epoch: int = 2048
@@ -108,7 +109,8 @@ def pretrain_builtin(patches: np.ndarray, cfg: PretrainConfig, device: str | tor
         raise NeurofusionError(f"only {m} patch(es) to pretrain on; contrastive pretraining needs at least 2")
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    encoder = BuiltinEncoder(BuiltinConfig(width=cfg.width, stem_channels=cfg.stem_channels, patch_size=s)).to(device)
+    encoder = BuiltinEncoder(BuiltinConfig(width=cfg.width, stem_channels=cfg.stem_channels, patch_size=s,
+                                           layout=cfg.layout)).to(device)
     head = _projection_head(cfg.width, cfg.projection_dim).to(device)
     params = list(encoder.parameters()) + list(head.parameters())
     opt = adamw(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
