@@ -15,7 +15,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--width", type=int, default=64, help="embedding size E")
     parser.add_argument("--layout", default="full", choices=["full", "strided"],
-                        help="the encoder's layout (embeddings/builtin.py): strided is ~2.5x faster a step")
+                        help="the encoder's layout (embeddings/builtin.py): strided is 2.3-2.5x faster a step")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-seconds", type=float, default=None,
                         help="optional wall-clock cap; a run it stops is not reproducible (recorded in the checkpoint)")
