@@ -84,6 +84,7 @@ def main(argv=None) -> int:
             _run([*nf, "pretrain-encoder", "--patches-dir", str(patches_dir), "--grid", str(grid), "--out", str(encoder),
                   "--history", str(work / "history.tsv"), "--epochs", str(pre["epochs"]),
                   "--batch-size", str(pre["batch_size"]), "--lr", str(pre["lr"]), "--width", str(pre["width"]),
+                  "--layout", str(pre.get("layout", "full")),
                   "--seed", str(pre["seed"]), "--patches-per-epoch", str(pre["patches_per_epoch"]),
                   "--max-patches", str(pre["max_patches"]), "--intensity-jitter", str(pre["intensity_jitter"]),
                   "--threads", str(args.threads), "--device", "cpu"], work / "pretrain.log")

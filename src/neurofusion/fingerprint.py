@@ -42,7 +42,7 @@ def _generator(seed: int):
 
 def encoder_pretraining() -> str:
     """One step of the builtin encoder's contrastive pretraining (pretrain.py): two views of a
-    batch of 64 patches of 12^3, forward and backward, on two threads as `embedding.threads`
+    batch of 64 patches of 14^3, forward and backward, on two threads as `embedding.threads`
     sets them, then AdamW. It hashes the weights after the step and the step's gradients: AdamW's
     first step moves each weight by about lr * sign(gradient), which would hide the gradients'
     low bits. (It took two steps before; a second runs the same kernels at the same shapes
@@ -53,13 +53,25 @@ def encoder_pretraining() -> str:
     (cache-size-dependent blocking), the im2col/GEMM weight gradients split over threads, the
     NT-Xent similarity matrix (MKL) and AdamW.
     """
+    return _pretraining_step("full")
+
+
+def strided_encoder_pretraining() -> str:
+    """The same step with ``embedding.pretrain.layout: strided``: its stride-2 convolution from the
+    patch itself (1 -> 16 channels at 14^3) and its 1^3 convolution are kernels the default
+    layout never runs."""
+    return _pretraining_step("strided")
+
+
+def _pretraining_step(layout: str) -> str:
     from .embeddings.pretrain import PretrainConfig, pretrain_builtin
     from .runtime import set_threads
 
     patches = np.random.default_rng(1).standard_normal((160, 14, 14, 14)).astype(np.float32)
     set_threads(2)
     try:
-        encoder, history, _ = pretrain_builtin(patches, PretrainConfig(epochs=1, patches_per_epoch=64, seed=0))
+        encoder, history, _ = pretrain_builtin(patches, PretrainConfig(epochs=1, patches_per_epoch=64, seed=0,
+                                                                       layout=layout))
     finally:
         set_threads(1)
     weights = list(encoder.parameters())
@@ -184,6 +196,7 @@ def itk_n4() -> str:
 
 PROBES: dict[str, Callable[[], str]] = {
     "encoder pretraining": encoder_pretraining,
+    "strided encoder pretraining": strided_encoder_pretraining,
     "encoder embedding pass": encoder_embedding_pass,
     "brain-extraction decoder": brain_extraction_decoder,
     "transformer training": transformer_training,

@@ -76,9 +76,23 @@ def test_strided_layout_has_no_full_resolution_convolution():
     assert convs[0].stride == (1, 1, 1) and convs[-1].kernel_size == (3, 3, 3)
 
 
+# The weights of a checkpoint written before layouts existed (git 82b914d), E = 24, c = 8: the
+# full layout must keep building exactly these, or such checkpoints stop loading.
+BEFORE_LAYOUTS = {
+    "features.0.0.weight": (8, 1, 3, 3, 3), "features.0.1.weight": (8,), "features.0.1.bias": (8,),
+    "features.1.0.weight": (16, 8, 3, 3, 3), "features.1.1.weight": (16,), "features.1.1.bias": (16,),
+    "features.2.0.weight": (16, 16, 3, 3, 3), "features.2.1.weight": (16,), "features.2.1.bias": (16,),
+    "features.3.0.weight": (24, 16, 3, 3, 3), "features.3.1.weight": (24,), "features.3.1.bias": (24,),
+    "features.4.0.weight": (24, 24, 3, 3, 3), "features.4.1.weight": (24,), "features.4.1.bias": (24,),
+    "pool_proj.weight": (24, 48), "pool_proj.bias": (24,),
+}
+
+
 def test_a_checkpoint_written_before_layouts_existed_loads_as_the_full_layout(tmp_path):
     torch.manual_seed(0)
     enc = BuiltinEncoder(BuiltinConfig(width=24, stem_channels=8, layout="full")).eval()
+    assert {k: tuple(v.shape) for k, v in enc.state_dict().items()} == BEFORE_LAYOUTS
+    assert list(enc.state_dict()) == list(BEFORE_LAYOUTS)  # the same order too
     path = tmp_path / "old.pt"
     save_builtin(path, enc, {})
     ckpt = torch.load(path, weights_only=True)

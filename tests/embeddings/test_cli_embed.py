@@ -42,6 +42,22 @@ def test_pretrain_writes_checkpoint_and_history_and_reruns_to_the_same_bytes(pre
     assert again.read_bytes() == out.read_bytes()
 
 
+def test_pretrain_layout_flag_reaches_the_checkpoint_and_the_shards(pretrained, patch_cohort, tmp_path):
+    """--layout strided is trained, saved and rebuilt as strided; without the flag: full."""
+    default, _ = pretrained
+    assert torch.load(default, weights_only=True)["config"]["layout"] == "full"
+    out = tmp_path / "strided" / "encoder.pt"
+    assert main(["pretrain-encoder", "--patches-dir", str(patch_cohort["dir"]), "--grid", str(patch_cohort["grid"]),
+                 "--out", str(out), "--history", str(tmp_path / "strided" / "h.tsv"), "--layout", "strided",
+                 *TINY_PRETRAIN]) == 0
+    ckpt = torch.load(out, weights_only=True)
+    assert ckpt["config"]["layout"] == "strided" and ckpt["pretrain"]["config"]["layout"] == "strided"
+    assert ckpt["state_dict"]["features.0.0.weight"].shape == (16, 1, 3, 3, 3)  # stride 2 from the patch: 2c = 16
+    shard = tmp_path / "strided" / "shard-000.parquet"
+    assert embed(patch_cohort, shard, "--encoder", "builtin", "--weights", str(out)) == 0
+    assert read_embeddings([shard]).values.shape == (5, 16, 16)
+
+
 def test_pretrain_without_patches_fails_cleanly(tmp_path, capsys):
     out = tmp_path / "encoder.pt"
     rc = main(["pretrain-encoder", "--patches-dir", str(tmp_path / "none"), "--grid", str(tmp_path / "grid.parquet"),

@@ -32,7 +32,7 @@ if config["embedding"]["encoder"] == "builtin":
             batch=config["embedding"]["pretrain"]["batch_size"],
             lr=config["embedding"]["pretrain"]["lr"],
             width=config["embedding"]["pretrain"]["width"],
-            layout=config["embedding"]["pretrain"]["layout"],
+            layout=config["embedding"]["pretrain"].get("layout", "full"),
             seed=config["embedding"]["pretrain"]["seed"],
             jitter=config["embedding"]["pretrain"]["intensity_jitter"],
             max_seconds=time_limit(config["embedding"]["pretrain"].get("max_seconds")),

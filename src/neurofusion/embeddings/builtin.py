@@ -12,9 +12,10 @@ Two layouts (``BuiltinConfig.layout``); every block is conv + GroupNorm + GELU:
 "full" (the default, and the layout of every checkpoint written before the option) has
 157,416 weights at E = 64, c = 8. "strided" drops the convolution at the patch's full
 resolution (down1's stride-2 3^3 kernels still read every voxel) and mixes the last grid's
-channels with a 1^3 kernel instead of a 3^3 one whose taps there are mostly padding: 47,664
-weights and 2.3-2.5x less time a pretraining step (benchmarks/bench_pretrain.py), for a
-fusion AUC ~0.01 lower on the development cohort (README, Embeddings).
+channels with a 1^3 kernel instead of a 3^3 one (on the 4^3 grid of a 14^3 patch, 42 % of its
+taps are padding): 47,664 weights and 2.3-2.5x less time a pretraining step
+(benchmarks/bench_pretrain.py); its AUCs differ from full's by about what the pretraining
+seed moves alone (README, Embeddings).
 
 GroupNorm (not BatchNorm) keeps one patch's embedding independent of what else is in its
 batch, so sharding and batch size never change the numbers beyond float rounding.
