@@ -108,3 +108,34 @@ def test_a_checkpoint_written_before_layouts_existed_loads_as_the_full_layout(tm
 def test_an_unknown_layout_is_a_one_line_error_naming_the_choices():
     with pytest.raises(NeurofusionError, match="unknown built-in encoder layout .wide.*full, strided"):
         BuiltinEncoder(BuiltinConfig(layout="wide"))
+
+
+def test_the_cli_and_the_config_schema_offer_exactly_the_layouts_there_are():
+    """The CLI and the schema spell the names out (the CLI parses without importing torch)."""
+    import argparse
+    from pathlib import Path
+
+    import yaml
+
+    from neurofusion.cli import pretrain_encoder
+    from neurofusion.embeddings.builtin import LAYOUTS
+
+    parser = argparse.ArgumentParser()
+    pretrain_encoder.add_arguments(parser)
+    flag = next(a for a in parser._actions if a.dest == "layout")
+    assert list(flag.choices) == list(LAYOUTS) and flag.default == "full"
+    schema = yaml.safe_load((Path(__file__).parents[2] / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    layout = schema["properties"]["embedding"]["properties"]["pretrain"]["properties"]["layout"]
+    assert layout == {"enum": list(LAYOUTS), "default": "full"}
+
+
+def test_a_checkpoint_naming_an_unknown_layout_is_one_line_naming_the_file(saved_encoder, tmp_path):
+    _, path = saved_encoder
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["config"]["layout"] = "wide"
+    bad = tmp_path / "wide.pt"
+    torch.save(ckpt, bad)
+    with pytest.raises(NeurofusionError, match=r"wide\.pt: checkpoint does not match the built-in encoder "
+                                               r"\(unknown built-in encoder layout 'wide'") as info:
+        load_builtin(bad)
+    assert "\n" not in str(info.value)

@@ -114,7 +114,7 @@ def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
     try:
         encoder = BuiltinEncoder(BuiltinConfig(**ckpt["config"]))
         encoder.load_state_dict(ckpt["state_dict"], strict=True)
-    except (KeyError, TypeError, RuntimeError) as exc:
+    except (KeyError, TypeError, RuntimeError, NeurofusionError) as exc:  # NeurofusionError: an unknown layout
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise NeurofusionError(f"checkpoint does not match the built-in encoder ({first})", path=path, fix=fix)
     encoder.pretrain_outcome = pretrain_outcome(ckpt.get("pretrain") or {})
