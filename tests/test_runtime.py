@@ -90,3 +90,23 @@ def test_deterministic_flag_reaches_inductor_once_it_is_loaded():
     finally:
         torch.use_deterministic_algorithms(before)
     assert inductor.deterministic == before
+
+
+def _threads_probe(call):
+    """What a fresh interpreter has after ``call``: torch imported?, OMP_NUM_THREADS, torch's threads."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys\nfrom neurofusion.runtime import set_threads\n" + call + "\n"
+            "t = sys.modules.get('torch')\n"
+            "print('torch' in sys.modules, os.environ['OMP_NUM_THREADS'], t.get_num_threads() if t else '-')")
+    return subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout.split()
+
+
+def test_set_threads_sets_torch_and_the_environment():
+    assert _threads_probe("set_threads(1)") == ["True", "1", "1"]
+
+
+def test_set_threads_can_leave_torch_unimported():
+    # the demo generator never uses torch: importing it only to set its threads cost ~2 s a run
+    assert _threads_probe("set_threads(2, torch=False)") == ["False", "2", "-"]

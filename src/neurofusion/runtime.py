@@ -9,16 +9,22 @@ import sys
 import numpy as np
 
 
-def set_threads(n: int | None) -> int:
-    """Use ``n`` CPU threads (the rule's ``threads``) in torch, ITK and BLAS."""
+def set_threads(n: int | None, *, torch: bool = True) -> int:
+    """Use ``n`` CPU threads (the rule's ``threads``) in torch, ITK and BLAS.
+
+    ``torch=False`` leaves torch unimported (~2 s of a step's start-up) for a step that never
+    uses it; the environment variables still reach any library it imports later.
+    """
     n = max(1, int(n or 1))
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                 "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS"):
         os.environ[var] = str(n)
+    if not torch:
+        return n
     try:
-        import torch
+        import torch as _torch
 
-        torch.set_num_threads(n)
+        _torch.set_num_threads(n)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
     return n

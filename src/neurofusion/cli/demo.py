@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     from ..demo.settings import DemoSettings
     from ..runtime import set_threads
 
-    workers = set_threads(args.threads)
+    workers = set_threads(args.threads, torch=False)  # the generator never uses torch
     settings = DemoSettings(n_subjects=args.n_subjects, n_without_scan=args.n_without_scan,
                             n_without_proteins=args.n_without_proteins)
     start = time.perf_counter()
