@@ -113,6 +113,27 @@ def test_attribution_of_every_variant_and_per_subject_maps_are_planned(user_bids
     assert "sub-02_ses-bl_space-MNI152NLin2009aSym_res-2_from-T1w_to-MNI152NLin2009aSym_mode-image_xfm.mat" in text
 
 
+def test_a_builtin_encoder_pretrained_elsewhere_is_used_as_is(user_bids, tmp_path):
+    """`embedding.encoder: {builtin: PATH}`: no pretraining job; every shard is embedded with that
+    checkpoint (the step's own file, so editing it reruns the embeddings); a missing one is named."""
+    checkpoint = tmp_path / "lab encoders" / "encoder.pt"
+    cfg = yaml.safe_load(user_bids.read_text())
+    cfg["embedding"]["encoder"] = {"builtin": str(checkpoint)}
+    user_bids.write_text(yaml.safe_dump(cfg))
+    missing = snakemake("-n", "--configfile", str(user_bids))
+    assert missing.returncode != 0
+    assert f"config: embedding.encoder.builtin: encoder weights {checkpoint} not found" in missing.stdout + missing.stderr
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"any bytes: the plan does not read them")
+    out = snakemake("-n", "--configfile", str(user_bids))
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+    jobs = planned(out)
+    assert "pretrain_encoder" not in jobs and jobs["embed_patches"] == 2
+    commands = [line for line in out.stdout.splitlines() if "neurofusion embed " in line]
+    assert len(commands) == 2
+    assert all(f"--encoder builtin --weights '{checkpoint}' " in line for line in commands)
+
+
 def test_bad_config_names_the_key(user_bids):
     cfg = yaml.safe_load(user_bids.read_text())
     cfg["cohort"] = {"folds": 1}

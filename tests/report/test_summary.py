@@ -180,6 +180,25 @@ def test_the_page_says_what_the_encoder_was_pretrained_on():
     assert encoder_sentence([None]) == encoder_sentence([]) == ""
 
 
+def test_the_page_says_when_the_builtin_encoder_was_pretrained_elsewhere():
+    """`embedding.encoder: {builtin: PATH}`: the merged config names the checkpoint, and the page
+    says this run pretrained none, instead of "on every scan" (its shards do carry an outcome)."""
+    import yaml
+
+    from neurofusion.report.summary import _builtin_elsewhere, encoder_sentence
+
+    outcome = [{"epochs_run": 20, "epochs_planned": 20, "stopped_by_max_seconds": False}]
+    settings = yaml.safe_dump({"embedding": {"encoder": {"builtin": "/lab/encoders/adni<all>.pt"}}})
+    text = encoder_sentence(outcome, _builtin_elsewhere(settings))
+    assert "pretrained elsewhere" in text and "/lab/encoders/adni&lt;all&gt;.pt" in text
+    assert "on every scan" not in text
+    for other in ({"embedding": {"encoder": "builtin"}}, {"embedding": {"encoder": {"torchscript": "m.pt"}}},
+                  {"embedding": None}, None):
+        assert _builtin_elsewhere(yaml.safe_dump(other) if other is not None else None) is None
+    assert _builtin_elsewhere("embedding: [unclosed") is None
+    assert encoder_sentence(outcome, None) == encoder_sentence(outcome)
+
+
 def test_the_controls_are_shown_beside_their_yardsticks():
     from neurofusion.report.summary import attribution_check_table, controls_yardstick
 

@@ -85,6 +85,8 @@ def _path_problems(cfg):
     enc = embedding.get("encoder")
     if isinstance(enc, dict):
         weights, key = enc.get("torchscript"), "embedding.encoder.torchscript"
+        if weights is None and "builtin" in enc:
+            weights, key = enc.get("builtin"), "embedding.encoder.builtin"
         if weights is None and isinstance(enc.get("monai"), dict):
             weights, key = enc["monai"].get("weights"), "embedding.encoder.monai.weights"
         if isinstance(weights, str) and not os.path.isfile(weights):
@@ -331,6 +333,8 @@ def encoder_spec(fold=None):
         return f"--encoder {enc}"
     if "torchscript" in enc:
         return f"--encoder torchscript --weights {shlex.quote(str(enc['torchscript']))}"
+    if "builtin" in enc:  # a builtin encoder pretrained elsewhere: no pretraining here
+        return f"--encoder builtin --weights {shlex.quote(str(enc['builtin']))}"
     if "monai" in enc:
         m = dict(enc["monai"])
 
@@ -350,7 +354,7 @@ def encoder_checkpoint(fold=None):
     if enc == "builtin":
         return [f"{embedding_dir(fold)}/encoder.pt"]
     if isinstance(enc, dict):
-        path = enc.get("torchscript") or enc.get("monai", {}).get("weights")
+        path = enc.get("torchscript") or enc.get("builtin") or enc.get("monai", {}).get("weights")
         return [path]
     return []
 

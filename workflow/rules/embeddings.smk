@@ -1,5 +1,6 @@
 """Embeddings: a self-supervised encoder pretrained on the cohort's patches (no labels),
-or a user's local TorchScript / MONAI weights, applied per shard of subjects.
+or a user's local weights (a builtin checkpoint pretrained elsewhere, TorchScript, MONAI),
+applied per shard of subjects.
 
 Inputs: patch arrays, results/patches/grid.parquet. Outputs: results/embeddings/encoder.pt
 (builtin only), results/embeddings/shard-NNN.parquet (participant_id, patch_id, embedding).

@@ -54,6 +54,11 @@ def load_encoder(kind: str, weights: str | os.PathLike | None = None, *, patch_s
         from .builtin import load_builtin
 
         module = load_builtin(weights)
+        if int(module.cfg.patch_size) != int(patch_size):  # an encoder pretrained on other patches
+            raise NeurofusionError(
+                f"the encoder was pretrained on {module.cfg.patch_size}^3-voxel patches, these are {patch_size}^3",
+                path=weights, fix="pretrain one on these patches (embedding.encoder: builtin) or cut patches of its "
+                                  "size (patches.size_mm / preprocess.resolution)")
     elif kind == "torchscript":
         from .torchscript import load_torchscript
 

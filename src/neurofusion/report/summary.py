@@ -64,11 +64,16 @@ class SummaryInputs:
     ceiling: Path | None = None  # ceiling.tsv: truth-informed readouts (cohorts with a truth.json)
 
 
-def encoder_sentence(pretrain: list) -> str:
+def encoder_sentence(pretrain: list, elsewhere: str | None = None) -> str:
     """What the builtin encoder was pretrained on (the shards' pretraining outcome, one per
-    encoder): every scan, test folds' included, or per fold without that fold's subjects.
-    Empty for a user's encoder (its shards carry no pretraining outcome)."""
+    encoder): every scan, test folds' included, or per fold without that fold's subjects; or,
+    ``elsewhere`` (the checkpoint ``embedding.encoder.builtin`` names), another run's scans.
+    Empty for a user's TorchScript / MONAI encoder (its shards carry no pretraining outcome)."""
     outcomes = [o for o in pretrain if o]
+    if elsewhere:
+        return (f"<p>MRI embeddings: a builtin encoder pretrained elsewhere (<code>embedding.encoder.builtin: "
+                f"{html.esc(elsewhere)}</code>), not by this run: its test folds' scans were in its pretraining "
+                f"only if they were in that cohort. The shards record the file's sha256.</p>")
     if not outcomes:
         return ""
     if all(o.get("scope") == "fold" for o in outcomes):
@@ -80,6 +85,19 @@ def encoder_sentence(pretrain: list) -> str:
     return ("<p>MRI embeddings: the builtin encoder was pretrained without labels on every scan, the test "
             "folds' included (<code>embedding.pretrain.scope: cohort</code>; <code>fold</code> pretrains one "
             "encoder per fold without its subjects).</p>")
+
+
+def _builtin_elsewhere(settings_text: str | None) -> str | None:
+    """The checkpoint of a builtin encoder pretrained elsewhere, from the merged config, or None."""
+    import yaml
+
+    try:
+        settings = yaml.safe_load(settings_text) if settings_text else None
+    except yaml.YAMLError:
+        return None
+    embedding = settings.get("embedding") if isinstance(settings, dict) else None
+    encoder = embedding.get("encoder") if isinstance(embedding, dict) else None
+    return str(encoder["builtin"]) if isinstance(encoder, dict) and "builtin" in encoder else None
 
 
 def _read_tsv(path: Path) -> pd.DataFrame:
@@ -497,7 +515,7 @@ def build_summary(inputs: SummaryInputs, dpi: int, top: int, out_html: Path) -> 
         f"<p>Classes: {html.esc(', '.join(classes))} (positive: {html.esc(classes[-1])}). Metrics pooled over "
         f"test folds; brackets: 95% subject-level bootstrap CI{_repeats(comparison)}. Lower is better for Brier "
         f"and ECE.</p>",
-        encoder_sentence(pretrain),
+        encoder_sentence(pretrain, _builtin_elsewhere(inputs.settings_text)),
         html.table(headline_table(metrics, variants), numeric=["n", *HEADLINE]),
         comparison_sentences(comparison),
         ceiling_section(metrics, ceiling, variants),
