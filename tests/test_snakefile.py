@@ -132,6 +132,26 @@ def test_a_builtin_encoder_pretrained_elsewhere_is_used_as_is(user_bids, tmp_pat
     commands = [line for line in out.stdout.splitlines() if "neurofusion embed " in line]
     assert len(commands) == 2
     assert all(f"--encoder builtin --weights '{checkpoint}' " in line for line in commands)
+    # the checkpoint is each embedding job's input: editing it reruns the embeddings
+    blocks = out.stdout.split("rule embed_patches:")[1:]
+    assert len(blocks) == 2 and all(str(checkpoint) in block.split("output:")[0] for block in blocks)
+    # one encoder from elsewhere cannot be one per fold
+    cfg["embedding"]["pretrain"] = {"scope": "fold"}
+    user_bids.write_text(yaml.safe_dump(cfg))
+    fold = snakemake("-n", "--configfile", str(user_bids))
+    assert fold.returncode != 0
+    assert "embedding.encoder.builtin names one encoder pretrained elsewhere for every fold" in fold.stdout + fold.stderr
+
+
+def test_the_demo_checks_an_encoder_file_it_is_given(tmp_path):
+    """The demo makes its own scans and assays, not an encoder: a missing one is named at parse time."""
+    config = tmp_path / "demo_encoder.yaml"
+    config.write_text(yaml.safe_dump({"results": str(tmp_path / "res"),
+                                      "embedding": {"encoder": {"builtin": str(tmp_path / "nothere.pt")}}}))
+    out = snakemake("-n", "--configfile", str(config))
+    assert out.returncode != 0
+    assert f"config: embedding.encoder.builtin: encoder weights {tmp_path / 'nothere.pt'} not found" in out.stdout + out.stderr
+    assert not (tmp_path / "res").exists()
 
 
 def test_bad_config_names_the_key(user_bids):

@@ -94,17 +94,19 @@ def binary_run(tmp_path):
     return tmp_path
 
 
-def run_summary(root, out):
+def run_summary(root, out, *extra):
     return main(["summary", "--eval-dir", str(root / "eval"), "--train-dir", str(root / "train"),
                  "--attention-dirs", str(root / "attention" / "fusion"), "--cohort", str(root / "participants.parquet"),
                  "--excluded", str(root / "excluded.tsv"), "--model-config", str(root / "model.yaml"),
-                 "--dpi", "40", "--top-proteins", "5", "--out", str(out)])
+                 "--dpi", "40", "--top-proteins", "5", "--out", str(out), *extra])
 
 
 @pytest.mark.slow
 def test_summary_page_is_self_contained_and_complete(binary_run):
     out = binary_run / "eval" / "summary.html"
-    assert run_summary(binary_run, out) == 0
+    # the workflow passes its merged config: here one naming a builtin encoder pretrained elsewhere
+    settings = "embedding:\n  encoder:\n    builtin: /lab/encoders/big_cohort.pt\n"
+    assert run_summary(binary_run, out, "--settings-yaml", settings) == 0
     for name in FIGURES + ["attention_fusion_map", "attention_fusion_proteins"]:
         png = binary_run / "eval" / "figures" / f"{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -116,6 +118,7 @@ def test_summary_page_is_self_contained_and_complete(binary_run):
     assert f"{auc['mean']:.3f} [{auc['ci_low']:.3f}, {auc['ci_high']:.3f}]" in page
     assert "fusion − mri: ΔAUC" in page and "Planted-signal check" in page
     assert "registration failed" in page and "hidden_dim: 32" in page and "nilearn" in page
+    assert "a builtin encoder pretrained elsewhere (<code>embedding.encoder.builtin: /lab/encoders/big_cohort.pt" in page
 
 
 @pytest.mark.slow

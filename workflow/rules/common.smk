@@ -59,10 +59,11 @@ def _participants_problems(path, cfg):
 
 
 def _path_problems(cfg):
-    """The input files a user's config names that do not exist (the demo makes its own)."""
+    """The input files a user's config names that do not exist (the demo makes its own scans and
+    assays, not an encoder file)."""
     demo = cfg.get("demo", "auto")
     if (not cfg.get("bids_dir")) if demo == "auto" else bool(demo):
-        return []
+        return _encoder_path_problems(cfg)
     lines = []
     bids = cfg.get("bids_dir")
     if not isinstance(bids, str) or not os.path.isdir(bids):
@@ -81,6 +82,11 @@ def _path_problems(cfg):
             lines.append("config: proteomics: no assay file given (list your protein exports under `proteomics:`)")
         lines += [f"config: proteomics: assay file {a} not found" for a in assays
                   if isinstance(a, str) and not os.path.isfile(a)]
+    return lines + _encoder_path_problems(cfg)
+
+
+def _encoder_path_problems(cfg):
+    """A user's encoder weights file (`embedding.encoder`) that does not exist."""
     embedding = cfg.get("embedding") if isinstance(cfg.get("embedding"), dict) else {}
     enc = embedding.get("encoder")
     if isinstance(enc, dict):
@@ -90,8 +96,8 @@ def _path_problems(cfg):
         if weights is None and isinstance(enc.get("monai"), dict):
             weights, key = enc["monai"].get("weights"), "embedding.encoder.monai.weights"
         if isinstance(weights, str) and not os.path.isfile(weights):
-            lines.append(f"config: {key}: encoder weights {weights} not found (give the path of a local file)")
-    return lines
+            return [f"config: {key}: encoder weights {weights} not found (give the path of a local file)"]
+    return []
 
 
 def stop_on_config_problems(cfg):
@@ -289,6 +295,12 @@ def all_metrics():
 # or fold (one encoder per fold, pretrained without that fold's test subjects; its models, their
 # controls and their attribution read that fold's shards)
 PRETRAIN_SCOPE = config["embedding"]["pretrain"].get("scope", "cohort")
+if PRETRAIN_SCOPE == "fold" and isinstance(config["embedding"]["encoder"], dict) and "builtin" in config["embedding"]["encoder"]:
+    raise WorkflowError(
+        "embedding.pretrain.scope: fold pretrains one encoder per fold, but embedding.encoder.builtin names one "
+        "encoder pretrained elsewhere for every fold: set the scope to cohort, or the encoder to builtin to "
+        "pretrain one per fold here"
+    )
 if PRETRAIN_SCOPE == "fold" and config["embedding"]["encoder"] != "builtin":
     raise WorkflowError(
         "embedding.pretrain.scope: fold pretrains the builtin encoder per fold, but embedding.encoder is "

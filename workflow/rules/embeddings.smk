@@ -3,7 +3,7 @@ or a user's local weights (a builtin checkpoint pretrained elsewhere, TorchScrip
 applied per shard of subjects.
 
 Inputs: patch arrays, results/patches/grid.parquet. Outputs: results/embeddings/encoder.pt
-(builtin only), results/embeddings/shard-NNN.parquet (participant_id, patch_id, embedding).
+(`embedding.encoder: builtin` only), results/embeddings/shard-NNN.parquet (participant_id, patch_id, embedding).
 With embedding.pretrain.scope: fold, one encoder per fold, pretrained without that fold's
 subjects (the cohort table says who they are): results/embeddings/fold-K/{encoder.pt,
 pretrain_history.tsv,shard-NNN.parquet}; every subject is embedded by every fold's encoder.

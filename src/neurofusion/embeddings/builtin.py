@@ -101,7 +101,8 @@ def save_builtin(path: str | os.PathLike, encoder: BuiltinEncoder, pretrain_summ
 
 def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
     """Rebuild the encoder from its checkpoint; a missing or damaged file is a one-line error."""
-    fix = "rerun the pretrain_encoder step (delete the file first if it is damaged)"
+    fix = ("rerun the pretrain_encoder step (delete the file first if it is damaged), or point "
+           "embedding.encoder.builtin at a checkpoint `neurofusion pretrain-encoder` wrote")
     if not os.path.isfile(path):
         raise NeurofusionError("encoder checkpoint not found", path=path, fix=fix)
     try:
@@ -110,7 +111,8 @@ def load_builtin(path: str | os.PathLike) -> BuiltinEncoder:
         raise NeurofusionError(f"cannot read the encoder checkpoint ({type(exc).__name__})", path=path, fix=fix)
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise NeurofusionError("not a built-in encoder checkpoint", path=path,
-                               fix="use --encoder torchscript or monai for other weights, or rerun pretrain_encoder")
+                               fix="give other weights as embedding.encoder {torchscript: PATH} or {monai: ...} "
+                                   "(CLI: --encoder torchscript | monai), or rerun pretrain_encoder")
     try:
         encoder = BuiltinEncoder(BuiltinConfig(**ckpt["config"]))
         encoder.load_state_dict(ckpt["state_dict"], strict=True)
