@@ -85,18 +85,23 @@ def _path_problems(cfg):
     return lines + _encoder_path_problems(cfg)
 
 
+def encoder_weights(enc):
+    """(config key, path) of the weights file an `embedding.encoder` setting names, or (None, None)."""
+    if isinstance(enc, dict):
+        for kind in ("torchscript", "builtin"):
+            if kind in enc:
+                return f"embedding.encoder.{kind}", enc[kind]
+        if isinstance(enc.get("monai"), dict):
+            return "embedding.encoder.monai.weights", enc["monai"].get("weights")
+    return None, None
+
+
 def _encoder_path_problems(cfg):
     """A user's encoder weights file (`embedding.encoder`) that does not exist."""
     embedding = cfg.get("embedding") if isinstance(cfg.get("embedding"), dict) else {}
-    enc = embedding.get("encoder")
-    if isinstance(enc, dict):
-        weights, key = enc.get("torchscript"), "embedding.encoder.torchscript"
-        if weights is None and "builtin" in enc:
-            weights, key = enc.get("builtin"), "embedding.encoder.builtin"
-        if weights is None and isinstance(enc.get("monai"), dict):
-            weights, key = enc["monai"].get("weights"), "embedding.encoder.monai.weights"
-        if isinstance(weights, str) and not os.path.isfile(weights):
-            return [f"config: {key}: encoder weights {weights} not found (give the path of a local file)"]
+    key, weights = encoder_weights(embedding.get("encoder"))
+    if isinstance(weights, str) and not os.path.isfile(weights):
+        return [f"config: {key}: encoder weights {weights} not found (give the path of a local file)"]
     return []
 
 
@@ -295,14 +300,12 @@ def all_metrics():
 # or fold (one encoder per fold, pretrained without that fold's test subjects; its models, their
 # controls and their attribution read that fold's shards)
 PRETRAIN_SCOPE = config["embedding"]["pretrain"].get("scope", "cohort")
-if PRETRAIN_SCOPE == "fold" and isinstance(config["embedding"]["encoder"], dict) and "builtin" in config["embedding"]["encoder"]:
+if PRETRAIN_SCOPE == "fold" and config["embedding"]["encoder"] != "builtin":
     raise WorkflowError(
         "embedding.pretrain.scope: fold pretrains one encoder per fold, but embedding.encoder.builtin names one "
         "encoder pretrained elsewhere for every fold: set the scope to cohort, or the encoder to builtin to "
         "pretrain one per fold here"
-    )
-if PRETRAIN_SCOPE == "fold" and config["embedding"]["encoder"] != "builtin":
-    raise WorkflowError(
+        if encoder_weights(config["embedding"]["encoder"])[0] == "embedding.encoder.builtin" else
         "embedding.pretrain.scope: fold pretrains the builtin encoder per fold, but embedding.encoder is "
         f"{config['embedding']['encoder']!r}: set the encoder to builtin or the scope to cohort"
     )
@@ -366,8 +369,7 @@ def encoder_checkpoint(fold=None):
     if enc == "builtin":
         return [f"{embedding_dir(fold)}/encoder.pt"]
     if isinstance(enc, dict):
-        path = enc.get("torchscript") or enc.get("builtin") or enc.get("monai", {}).get("weights")
-        return [path]
+        return [encoder_weights(enc)[1]]
     return []
 
 
